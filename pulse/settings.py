@@ -1,0 +1,120 @@
+"""The one settings object of Pulse.
+
+Every knob is an environment variable prefixed ``PULSE_`` with an embedded default, read once by
+:func:`get_settings` and passed down. Modules never call ``os.getenv`` themselves. All local state
+lives under ``PULSE_DATA_DIR``::
+
+    <data>/lake/<layer>/<table>   Delta tables (bronze) and published marts (gold)
+    <data>/sim/                   the simulator's world and its ground truth
+    <data>/warehouse/pulse.duckdb dbt's working database (one writer: never read by apps)
+    <data>/dagster_home/          Dagster instance (SQLite storage)
+    <data>/wal/                   the collector's write-ahead log
+    <data>/reports/               generated reports (drift HTML, ...)
+    <data>/pulse.db               app metadata (sources, alerts) in SQLite
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """A setting has a value Pulse cannot use; the message says which and how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PULSE_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path("./data"), description="Root of all local state.")
+
+    # Service ports (all bound to host below).
+    host: str = "127.0.0.1"
+    collector_port: int = Field(default=8080, ge=1, le=65535)
+    dagster_port: int = Field(default=3000, ge=1, le=65535)
+    streamlit_port: int = Field(default=8501, ge=1, le=65535)
+    docs_port: int = Field(default=8580, ge=1, le=65535)
+
+    # Privacy: key of the keyed hash (HMAC-SHA256) used to pseudonymize PII fields.
+    # The default is for the embedded demo only; production must set its own.
+    pii_hmac_key: str = Field(default="pulse-dev-only-pii-key", min_length=8)
+
+    # Collector write path.
+    flush_interval_seconds: float = Field(default=5.0, gt=0)
+    flush_max_events: int = Field(default=50_000, gt=0)
+
+    # App metadata database (sources, alerts). SQLite under data_dir by default.
+    metadata_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/pulse.db"
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    # ---- derived locations -------------------------------------------------------------------
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    def table_path(self, layer: str, table: str) -> Path:
+        """Location of a lake table, e.g. ``table_path("bronze", "events")``."""
+        return self.lake_dir / layer / table
+
+    @property
+    def gold_dir(self) -> Path:
+        return self.lake_dir / "gold"
+
+    @property
+    def sim_dir(self) -> Path:
+        return self.data_dir / "sim"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse" / "pulse.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster_home"
+
+    @property
+    def wal_dir(self) -> Path:
+        return self.data_dir / "wal"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def metadata_db_url(self) -> str:
+        return self.metadata_url or f"sqlite:///{self.data_dir / 'pulse.db'}"
+
+    def subprocess_env(self) -> dict[str, str]:
+        """Variables that dbt and child processes read (dbt's profiles.yml uses these)."""
+        return {
+            "PULSE_DATA_DIR": str(self.data_dir),
+            "PULSE_LAKE_DIR": str(self.lake_dir),
+            "PULSE_WAREHOUSE_PATH": str(self.warehouse_path),
+            "DAGSTER_HOME": str(self.dagster_home),
+        }
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Read the environment once. Fails fast with a message naming the bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PULSE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid Pulse settings: {problems}") from None
