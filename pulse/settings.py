@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     # The default is for the embedded demo only; production must set its own.
     pii_hmac_key: str = Field(default="pulse-dev-only-pii-key", min_length=8)
 
-    # Collector write path.
+    # Collector write path. Each collector replica needs its own id (it names its WAL and its
+    # Delta app-transaction), so replicas sharing one lake never overwrite each other's progress.
+    collector_id: str = Field(default="local", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     flush_interval_seconds: float = Field(default=5.0, gt=0)
     flush_max_events: int = Field(default=50_000, gt=0)
 
