@@ -1,0 +1,1 @@
+"""Segment-compatible HTTP collector: app (Starlette), flusher (WAL → Delta), server (uvicorn)."""

@@ -1,0 +1,247 @@
+"""PII masking applied to every message before anything is written (WAL, Delta, quarantine).
+
+Three mechanisms, all pure functions:
+
+* **Pseudonymization** of known PII fields (``traits.email`` ... and the same under
+  ``context.traits``) with a keyed HMAC-SHA256: the same input gives the same token under one key,
+  so analysts can still count and join, but the clear value cannot be recovered or brute-forced
+  without the key. Output: ``"hmac:<32 hex>"``. Already-pseudonymized values are left alone, so
+  masking is idempotent.
+* **Truncation** of ``context.ip``: IPv4 to its /24, IPv6 to its /48.
+* **Free-text scanning** of every string in properties/traits/context (and event/name and any
+  unknown top-level field): emails, phone numbers and Luhn-valid card numbers are replaced by
+  ``[email]``, ``[phone]``, ``[card]``. Cheap character pre-checks (``'@' in s``, a digit) skip the
+  regexes for the vast majority of strings.
+
+Identifiers (userId, anonymousId, previousId, groupId) that *are* an email address are
+pseudonymized with the HMAC (not masked), so identity stitching still works.
+
+Every function returns counts of what it masked (a :class:`MaskCounts`), for metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+PII_TRAIT_FIELDS: frozenset[str] = frozenset(
+    {"email", "phone", "name", "first_name", "last_name", "address", "firstName", "lastName"}
+)
+IDENTITY_FIELDS: tuple[str, ...] = ("userId", "anonymousId", "previousId", "groupId")
+HMAC_PREFIX = "hmac:"
+_HMAC_HEX_CHARS = 32  # 128 bits: collision-free in practice, short enough to keep rows small
+
+# Top-level envelope fields that hold no free text (ids handled separately, timestamps parsed).
+_STRUCTURAL_FIELDS = frozenset(
+    {
+        "type",
+        "messageId",
+        "timestamp",
+        "originalTimestamp",
+        "sentAt",
+        "receivedAt",
+        "writeKey",
+        "version",
+        "channel",
+        *IDENTITY_FIELDS,
+    }
+)
+
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_EMAIL_FULL_RE = re.compile(rf"^\s*{EMAIL_RE.pattern}\s*$")
+# Cards: 13-19 digits, optionally grouped by single spaces or dashes; confirmed with Luhn.
+_CARD_RE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+# Phones: either international (+ and 7-15 digits, optional separators) or national with
+# separators (555-123-4567, (555) 123-4567, 555.123.4567). Bare digit runs are not phones
+# (they are usually ids); long ones are checked as cards instead.
+_PHONE_RE = re.compile(
+    r"(?<![\w.+-])(?:"
+    r"\+\d(?:[ .-]?\(?\d\)?){6,14}"
+    r"|\(\d{2,4}\)[ .-]?\d{3,4}[ .-]?\d{3,4}"
+    r"|\d{2,4}[ .-]\d{3,4}[ .-]\d{3,4}"
+    r")(?![\w.-]?\d)"
+)
+_DIGIT_RE = re.compile(r"\d")
+
+
+@dataclass(slots=True)
+class MaskCounts:
+    """How many values were masked, by kind (feeds the collector's metrics)."""
+
+    pseudonymized: int = 0
+    emails: int = 0
+    phones: int = 0
+    cards: int = 0
+    ips: int = 0
+    by_field: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return self.pseudonymized + self.emails + self.phones + self.cards + self.ips
+
+    def add(self, other: MaskCounts) -> None:
+        self.pseudonymized += other.pseudonymized
+        self.emails += other.emails
+        self.phones += other.phones
+        self.cards += other.cards
+        self.ips += other.ips
+        for k, v in other.by_field.items():
+            self.by_field[k] = self.by_field.get(k, 0) + v
+
+
+# ---- primitives --------------------------------------------------------------------------------
+
+
+def pseudonymize(value: Any, key: bytes) -> str:
+    """Keyed HMAC-SHA256 token of a PII value; idempotent on tokens. Emails are case-folded."""
+    if isinstance(value, str):
+        if value.startswith(HMAC_PREFIX):
+            return value
+        text = value.strip()
+        if "@" in text:
+            text = text.lower()
+        data = text.encode()
+    else:
+        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    digest = hmac.new(key, data, hashlib.sha256).hexdigest()
+    return HMAC_PREFIX + digest[:_HMAC_HEX_CHARS]
+
+
+def truncate_ip(ip: str) -> str | None:
+    """IPv4 → /24 network address, IPv6 → /48; ``None`` if it is not an IP address."""
+    try:
+        addr = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return None
+    if addr.version == 4:
+        net = ipaddress.IPv4Network(f"{addr}/24", strict=False)
+    else:
+        if addr.ipv4_mapped is not None:
+            return truncate_ip(str(addr.ipv4_mapped))
+        net = ipaddress.IPv6Network(f"{addr}/48", strict=False)
+    return str(net.network_address)
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    parity = len(digits) % 2
+    for i, ch in enumerate(digits):
+        d = ord(ch) - 48
+        if i % 2 == parity:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def mask_text(text: str, counts: MaskCounts | None = None) -> str:
+    """Mask emails, phone numbers and Luhn-valid card numbers inside free text."""
+    if len(text) < 7:
+        return text
+    if "@" in text:
+        text, n = EMAIL_RE.subn("[email]", text)
+        if counts is not None:
+            counts.emails += n
+    if _DIGIT_RE.search(text) is None:
+        return text
+
+    def _card(m: re.Match[str]) -> str:
+        digits = m.group(0).replace(" ", "").replace("-", "")
+        if luhn_valid(digits):
+            if counts is not None:
+                counts.cards += 1
+            return "[card]"
+        return m.group(0)
+
+    text = _CARD_RE.sub(_card, text)
+    text, n = _PHONE_RE.subn("[phone]", text)
+    if counts is not None:
+        counts.phones += n
+    return text
+
+
+def mask_value(value: Any, counts: MaskCounts | None = None) -> Any:
+    """Deep-scan a JSON value, masking free text in every string (dict keys are left alone)."""
+    if isinstance(value, str):
+        return mask_text(value, counts)
+    if isinstance(value, dict):
+        return {k: mask_value(v, counts) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_value(v, counts) for v in value]
+    return value
+
+
+# ---- messages ----------------------------------------------------------------------------------
+
+
+def _mask_traits(traits: Any, key: bytes, counts: MaskCounts, where: str) -> Any:
+    if not isinstance(traits, dict):
+        return mask_value(traits, counts)
+    out: dict[str, Any] = {}
+    for k, v in traits.items():
+        if k in PII_TRAIT_FIELDS and v is not None and v != "":
+            out[k] = pseudonymize(v, key)
+            counts.pseudonymized += 1
+            fname = f"{where}.{k}"
+            counts.by_field[fname] = counts.by_field.get(fname, 0) + 1
+        else:
+            out[k] = mask_value(v, counts)
+    return out
+
+
+def mask_context(context: Any, key: bytes, counts: MaskCounts) -> Any:
+    """Mask a Segment ``context`` object: traits pseudonymized, ip truncated, text scanned."""
+    if not isinstance(context, dict):
+        return mask_value(context, counts)
+    out: dict[str, Any] = {}
+    for k, v in context.items():
+        if k == "traits":
+            out[k] = _mask_traits(v, key, counts, "context.traits")
+        elif k == "ip":
+            if isinstance(v, str):
+                truncated = truncate_ip(v)
+                if truncated != v:
+                    counts.ips += 1
+                out[k] = truncated
+            else:
+                out[k] = None
+        else:
+            out[k] = mask_value(v, counts)
+    return out
+
+
+def mask_message(message: dict[str, Any], key: bytes) -> tuple[dict[str, Any], MaskCounts]:
+    """A masked copy of one Segment message (any shape; the input is not modified)."""
+    counts = MaskCounts()
+    out: dict[str, Any] = {}
+    for k, v in message.items():
+        if k == "traits":
+            out[k] = _mask_traits(v, key, counts, "traits")
+        elif k == "context":
+            out[k] = mask_context(v, key, counts)
+        elif k in IDENTITY_FIELDS:
+            if isinstance(v, str) and "@" in v and _EMAIL_FULL_RE.match(v):
+                out[k] = pseudonymize(v, key)
+                counts.pseudonymized += 1
+            elif isinstance(v, str):
+                out[k] = v  # ids are kept (they are the join keys), but never an email in clear
+            else:
+                out[k] = mask_value(v, counts)
+        elif k in _STRUCTURAL_FIELDS and (
+            v is None or isinstance(v, int | float | bool) or (isinstance(v, str) and "@" not in v)
+        ):
+            out[k] = v
+        else:
+            out[k] = mask_value(v, counts)
+    return out, counts
+
+
+def key_bytes(pii_hmac_key: str) -> bytes:
+    return pii_hmac_key.encode()
