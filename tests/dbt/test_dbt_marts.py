@@ -1,0 +1,246 @@
+"""Build the real dbt project on a tiny hand-made bronze lake and check the published gold marts.
+
+One session-scoped `dbt build` (seeds, models, data tests, unit tests) runs in a subprocess against a
+temporary lake and warehouse; every test then reads the gold Parquet files the way readers do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pytest
+from deltalake import write_deltalake
+
+from lake.tables import EVENTS_PARTITION_BY, EVENTS_SCHEMA
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+DBT_PROJECT = REPO / "dbt_project"
+MARTS = ("stg_events", "fct_sessions", "dim_users", "fct_user_daily", "exec_daily_kpis")
+
+D1, D2, D3, D4 = (date(2024, 3, 4) + timedelta(days=i) for i in range(4))
+
+
+def _at(day: date, hh: int, mm: int, ss: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=UTC)
+
+
+_sequence = iter(range(1, 10_000))
+
+
+def _event(
+    message_id: str,
+    at: datetime,
+    *,
+    type: str = "track",
+    event: str | None = None,
+    name: str | None = None,
+    user_id: str | None = None,
+    anonymous_id: str | None = None,
+    properties: dict | None = None,
+    traits: dict | None = None,
+    device: str | None = "ios",
+    received_delay: timedelta = timedelta(seconds=1),
+) -> dict:
+    context = {"library": {"name": "analytics-ios"}}
+    if device:
+        context["device"] = {"type": device}
+    return {
+        "message_id": message_id,
+        "type": type,
+        "event": event,
+        "name": name,
+        "user_id": user_id,
+        "anonymous_id": anonymous_id,
+        "group_id": None,
+        "previous_id": None,
+        "timestamp": at,
+        "original_timestamp": at,
+        "sent_at": at,
+        "received_at": at + received_delay,
+        "context": json.dumps(context),
+        "properties": json.dumps(properties or {}),
+        "traits": json.dumps(traits) if traits is not None else None,
+        "integrations": "{}",
+        "source_id": "src_test",
+        "collector_id": "test",
+        "sequence": next(_sequence),
+        "event_date": at.date(),
+    }
+
+
+def _first_batch() -> list[dict]:
+    return [
+        # u1, D1: session 1 (08:00-08:20), then a 31-minute gap, session 2 (08:51-08:52).
+        _event("u1-open-1", _at(D1, 8, 0), event="App Opened", user_id="u1", anonymous_id="a1"),
+        _event("u1-home", _at(D1, 8, 10), type="screen", name="Home", user_id="u1", anonymous_id="a1"),
+        _event("u1-workout", _at(D1, 8, 20), event="Workout Completed", user_id="u1", anonymous_id="a1",
+               properties={"workout_id": "w1", "duration_min": 20}),
+        _event("u1-identify", _at(D1, 8, 30), type="identify", user_id="u1", anonymous_id="a1",
+               traits={"email": "hmac:5f2b...", "plan": "premium_monthly", "acquisition_channel": "instagram"}),
+        _event("u1-open-2", _at(D1, 8, 51), event="App Opened", user_id="u1", anonymous_id="a1"),
+        _event("u1-sub", _at(D1, 8, 52), event="Subscription Started", user_id="u1", anonymous_id="a1",
+               properties={"plan_id": "premium_monthly", "revenue": 9.99, "currency": "USD"}),
+        # u2, D1: anonymous open, then sign-up and a program purchase.
+        _event("a2-open", _at(D1, 9, 0), event="App Opened", anonymous_id="a2", device="android"),
+        _event("u2-signup", _at(D1, 9, 1), event="Signed Up", user_id="u2", anonymous_id="a2",
+               device="android", properties={"channel": "organic"}),
+        _event("u2-buy", _at(D1, 9, 5), event="Program Purchased", user_id="u2", anonymous_id="a2",
+               device="android", properties={"program_id": "p1", "revenue": 29.99}),
+        # u3, D1: server-side only (renewal revenue counts, activity does not).
+        _event("u3-renew", _at(D1, 3, 0), event="Subscription Renewed", user_id="u3", device=None,
+               properties={"plan_id": "premium_monthly", "revenue": 9.99}),
+        _event("u3-api", _at(D1, 3, 0, 1), event="API Request", user_id="u3", device=None,
+               properties={"endpoint": "/v1/feed", "status": 200, "latency_ms": 41}),
+        # The recommender's own system event.
+        _event("sys-deploy", _at(D1, 1, 0), event="Model Deployed", anonymous_id="system:recommender",
+               device=None, properties={"model_version": "v7"}),
+        # u1, D2: one session of recommendations.
+        _event("u1-rec-shown", _at(D2, 12, 0), event="Recommendation Shown", user_id="u1", anonymous_id="a1"),
+        _event("u1-rec-ok", _at(D2, 12, 1), event="Recommendation Accepted", user_id="u1", anonymous_id="a1"),
+        # D3: nothing at all.
+    ]
+
+
+def _second_batch() -> list[dict]:
+    return [
+        # An exact resend of u1's workout, landed in a later commit.
+        _event("u1-workout", _at(D1, 8, 20), event="Workout Completed", user_id="u1", anonymous_id="a1",
+               properties={"workout_id": "w1", "duration_min": 20}, received_delay=timedelta(hours=2)),
+        # D4: u2 comes back and gets the program refunded; u3's payment fails (server-side).
+        _event("u2-open-d4", _at(D4, 10, 0), event="App Opened", user_id="u2", anonymous_id="a2", device="android"),
+        _event("u2-refund", _at(D4, 10, 2), event="Program Refunded", user_id="u2", anonymous_id="a2",
+               device="android", properties={"program_id": "p1", "revenue": 29.99}),
+        _event("u3-fail", _at(D4, 4, 0), event="Payment Failed", user_id="u3", device=None),
+    ]
+
+
+def _dbt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    dbt = Path(sys.executable).with_name("dbt")
+    return subprocess.run(
+        [str(dbt), *args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=180, check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def built_lake(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("dbt_lake")
+    lake_dir, target_dir = root / "lake", root / "target"
+    (root / "warehouse").mkdir()
+    events_path = lake_dir / "bronze" / "events"
+    for batch in (_first_batch(), _second_batch()):
+        write_deltalake(
+            str(events_path), pa.Table.from_pylist(batch, schema=EVENTS_SCHEMA),
+            partition_by=EVENTS_PARTITION_BY, mode="append",
+        )
+    env = {
+        **os.environ,
+        "PULSE_LAKE_DIR": str(lake_dir),
+        "PULSE_WAREHOUSE_PATH": str(root / "warehouse" / "pulse.duckdb"),
+        "DBT_TARGET_PATH": str(target_dir),
+        "DBT_LOG_PATH": str(root / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    started = time.monotonic()
+    proc = _dbt("build", env=env)
+    seconds = time.monotonic() - started
+    assert proc.returncode == 0, f"dbt build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    run_results = json.loads((target_dir / "run_results.json").read_text())
+    return {"gold": lake_dir / "gold", "run_results": run_results, "seconds": seconds}
+
+
+def _gold(built_lake: dict, model: str) -> pl.DataFrame:
+    return pl.read_parquet(built_lake["gold"] / f"{model}.parquet")
+
+
+def test_build_runs_unit_tests_and_data_tests_and_all_pass(built_lake: dict) -> None:
+    results = built_lake["run_results"]["results"]
+    statuses = {r["unique_id"]: r["status"] for r in results}
+    assert all(s in {"success", "pass"} for s in statuses.values()), statuses
+    unit = [u for u in statuses if u.startswith("unit_test.")]
+    assert {u.rsplit(".", 1)[-1] for u in unit} >= {
+        "test_fct_sessions_splits_on_inactivity_gap_and_ignores_non_activity",
+        "test_exec_daily_kpis_dau_revenue_and_date_spine",
+        "test_stg_events_keeps_first_received_copy_and_names_events",
+    }
+    data_tests = [u for u in statuses if u.startswith("test.")]
+    assert len(data_tests) >= 30
+    assert any("relationships_fct_sessions_user_id" in t for t in data_tests)
+    assert any("accepted_values_stg_events_event_type" in t for t in data_tests)
+    for model in MARTS:
+        assert statuses[f"model.pulse.{model}"] == "success"
+
+
+def test_marts_are_published_as_parquet_in_gold(built_lake: dict) -> None:
+    assert sorted(p.name for p in built_lake["gold"].glob("*.parquet")) == [
+        "dim_users.parquet", "exec_daily_kpis.parquet", "fct_sessions.parquet", "fct_user_daily.parquet",
+    ]
+    assert not list(built_lake["gold"].glob("tmp_*")), "temporary files left behind"
+
+
+def test_exec_daily_kpis_counts_dau_new_users_and_revenue(built_lake: dict) -> None:
+    kpis = _gold(built_lake, "exec_daily_kpis").sort("kpi_date")
+    assert kpis["kpi_date"].to_list() == [D1, D2, D3, D4]  # D3 has no events but is in the spine
+    assert kpis["dau"].to_list() == [2, 1, 0, 1]  # u3 (server-side only) and the system never count
+    assert kpis["new_users"].to_list() == [1, 0, 0, 0]
+    assert kpis["workouts_completed"].to_list() == [1, 0, 0, 0]  # the resent workout counts once
+    assert kpis["gross_revenue"].to_list() == pytest.approx([49.97, 0, 0, 0])
+    assert kpis["refunds"].to_list() == pytest.approx([0, 0, 0, 29.99])
+    assert kpis["revenue"].to_list() == pytest.approx([49.97, 0, 0, -29.99])
+    assert kpis["subscription_revenue"].to_list() == pytest.approx([19.98, 0, 0, 0])
+    assert kpis["program_revenue"].to_list() == pytest.approx([29.99, 0, 0, -29.99])
+
+
+def test_fct_sessions_splits_on_a_31_minute_gap(built_lake: dict) -> None:
+    sessions = _gold(built_lake, "fct_sessions")
+    assert sessions.height == 6
+    assert sessions["session_id"].n_unique() == 6
+    u1 = sessions.filter(pl.col("user_key") == "u1").sort("session_start")
+    assert u1["event_count"].to_list() == [3, 2, 2]  # duplicate workout dropped, identify not activity
+    assert u1["duration_seconds"].to_list() == [1200, 60, 60]
+    assert u1["session_date"].to_list() == [D1, D1, D2]
+    assert u1["platform"].to_list() == ["ios", "ios", "ios"]
+    assert sessions.filter(pl.col("user_key") == "a2")["user_id"].to_list() == [None]
+    assert sessions.filter(pl.col("user_key").is_in(["u3", "system:recommender"])).is_empty()
+    assert sessions.schema["session_start"] == pl.Datetime("us", "UTC")
+
+
+def test_dim_users_profiles_without_pii(built_lake: dict) -> None:
+    users = _gold(built_lake, "dim_users").sort("user_id")
+    assert users["user_id"].to_list() == ["u1", "u2", "u3"]
+    assert not any("email" in c or "name" in c for c in users.columns)
+    u1, u2, u3 = users.rows(named=True)
+    assert (u1["plan"], u1["acquisition_channel"], u1["platform"]) == ("premium_monthly", "instagram", "ios")
+    assert u1["is_subscriber"] is True and u1["total_revenue"] == pytest.approx(9.99)
+    assert u1["signed_up_at"] is None
+    assert u2["signup_date"] == D1 and u2["acquisition_channel"] == "organic"
+    assert u2["total_revenue"] == pytest.approx(0.0)  # purchase refunded
+    assert u2["last_seen_at"] == _at(D4, 10, 2)
+    assert u3["first_seen_at"] is None and u3["is_subscriber"] is True
+
+
+def test_fct_user_daily_features(built_lake: dict) -> None:
+    daily = _gold(built_lake, "fct_user_daily").sort("user_id", "activity_date")
+    keyed = {(r["user_id"], r["activity_date"]): r for r in daily.rows(named=True)}
+    assert set(keyed) == {("u1", D1), ("u1", D2), ("u2", D1), ("u2", D4), ("u3", D1)}
+    u1d1 = keyed[("u1", D1)]
+    assert (u1d1["events"], u1d1["sessions"], u1d1["workouts_completed"], u1d1["screens_viewed"]) == (5, 2, 1, 1)
+    assert u1d1["revenue"] == pytest.approx(9.99)
+    u1d2 = keyed[("u1", D2)]
+    assert (u1d2["recommendations_shown"], u1d2["recommendations_accepted"], u1d2["sessions"]) == (1, 1, 1)
+    assert keyed[("u3", D1)]["events"] == 0 and keyed[("u3", D1)]["revenue"] == pytest.approx(9.99)
+    assert keyed[("u2", D4)]["revenue"] == pytest.approx(-29.99)
+
+
+def test_dbt_build_is_fast_enough(built_lake: dict) -> None:
+    assert built_lake["seconds"] < 45, built_lake["seconds"]
