@@ -1,0 +1,105 @@
+"""The dbt project as Dagster sees it, and how its manifest is prepared.
+
+Dagster builds the dbt assets from ``dbt_project/target/manifest.json``. That file is produced at
+install time (``make install`` runs ``pulse prepare`` → :func:`prepare_manifest` → ``dbt parse``),
+never while definitions are imported: parsing takes seconds and would run in every Dagster process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from pulse.settings import Settings
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_DIR / "dbt_project"
+
+# Files whose change makes the manifest stale.
+_DBT_SOURCE_GLOBS = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "models/**/*",
+    "macros/**/*",
+    "tests/**/*",
+    "seeds/**/*",
+    "snapshots/**/*",
+    "analyses/**/*",
+)
+
+
+class ManifestMissingError(RuntimeError):
+    """The dbt manifest has not been prepared; the message says how to prepare it."""
+
+
+def pulse_dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def manifest_path() -> Path:
+    return Path(pulse_dbt_project().manifest_path)
+
+
+def manifest_is_stale(path: Path | None = None) -> bool:
+    """True when the manifest is missing or older than any file of the dbt project."""
+    path = path or manifest_path()
+    if not path.exists():
+        return True
+    built = path.stat().st_mtime
+    return any(
+        f.is_file() and f.stat().st_mtime > built
+        for pattern in _DBT_SOURCE_GLOBS
+        for f in DBT_PROJECT_DIR.glob(pattern)
+    )
+
+
+def require_manifest() -> Path:
+    """The manifest path, or a clear error saying how to create it."""
+    path = manifest_path()
+    if not path.exists():
+        raise ManifestMissingError(
+            f"dbt manifest not found at {path}. Prepare it once after installing or changing the "
+            "dbt project: `make install` (or `pulse prepare`, which runs `dbt parse`)."
+        )
+    return path
+
+
+def _dbt_executable() -> str:
+    local = Path(sys.executable).parent / "dbt"
+    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
+
+
+def prepare_manifest(settings: Settings, force: bool = False) -> Path:
+    """Run ``dbt parse`` when the manifest is missing or stale (or ``force``); return its path."""
+    path = manifest_path()
+    if not force and not manifest_is_stale(path):
+        return path
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        _dbt_executable(),
+        "parse",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--quiet",
+    ]
+    proc = subprocess.run(
+        cmd,
+        cwd=REPO_DIR,
+        env={**os.environ, **settings.subprocess_env()},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0 or not path.exists():
+        raise RuntimeError(
+            f"`dbt parse` failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+        )
+    path.touch()  # partial parsing may leave the mtime alone; mark it fresh
+    return path
