@@ -198,7 +198,7 @@ def test_exec_daily_kpis_counts_dau_new_users_and_revenue(built_lake: dict) -> N
     assert kpis["refunds"].to_list() == pytest.approx([0, 0, 0, 29.99])
     assert kpis["revenue"].to_list() == pytest.approx([49.97, 0, 0, -29.99])
     assert kpis["subscription_revenue"].to_list() == pytest.approx([19.98, 0, 0, 0])
-    assert kpis["program_revenue"].to_list() == pytest.approx([29.99, 0, 0, -29.99])
+    assert kpis["program_revenue"].to_list() == pytest.approx([29.99, 0, 0, 0])
 
 
 def test_fct_sessions_splits_on_a_31_minute_gap(built_lake: dict) -> None:

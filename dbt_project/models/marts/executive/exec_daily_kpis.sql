@@ -37,7 +37,7 @@ daily as (
         ) as subscription_revenue,
         sum(revenue) filter (
             where event_name in {{ sql_string_list(program_purchase_events()) }}
-        ) as program_gross_revenue,
+        ) as program_revenue,
         count(*) filter (where event_name = 'Workout Completed') as workouts_completed
     from events
     group by event_date
@@ -54,7 +54,7 @@ final as (
         coalesce(daily.refunds, 0) as refunds,
         coalesce(daily.gross_revenue, 0) - coalesce(daily.refunds, 0) as revenue,
         coalesce(daily.subscription_revenue, 0) as subscription_revenue,
-        coalesce(daily.program_gross_revenue, 0) - coalesce(daily.refunds, 0) as program_revenue,
+        coalesce(daily.program_revenue, 0) as program_revenue,
         coalesce(daily.workouts_completed, 0) as workouts_completed
     from date_spine
     left join daily using (kpi_date)
