@@ -56,9 +56,7 @@ def prepare(
     counts = result.masked
     for index, raw in enumerate(messages):
         if isinstance(raw, dict):
-            masked, c = mask_message(raw, key)
-            if c.total:
-                counts.add(c)
+            masked, _ = mask_message(raw, key, counts)
         else:
             masked = mask_value(raw, counts)
         outcome = normalize(

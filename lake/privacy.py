@@ -21,6 +21,7 @@ Every function returns counts of what it masked (a :class:`MaskCounts`), for met
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -113,8 +114,12 @@ def pseudonymize(value: Any, key: bytes) -> str:
     return HMAC_PREFIX + digest[:_HMAC_HEX_CHARS]
 
 
+@functools.lru_cache(maxsize=65_536)
 def truncate_ip(ip: str) -> str | None:
     """IPv4 → /24 network address, IPv6 → /48; ``None`` if it is not an IP address."""
+    parts = ip.split(".")
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
+        return f"{int(parts[0])}.{int(parts[1])}.{int(parts[2])}.0"  # fast path: plain IPv4
     try:
         addr = ipaddress.ip_address(ip.strip())
     except ValueError:
@@ -146,9 +151,11 @@ def mask_text(text: str, counts: MaskCounts | None = None) -> str:
     if len(text) < 7:
         return text
     if "@" in text:
-        text, n = EMAIL_RE.subn("[email]", text)
-        if counts is not None:
-            counts.emails += n
+        masked, n = EMAIL_RE.subn("[email]", text)
+        if n:
+            text = masked
+            if counts is not None:
+                counts.emails += n
     if _DIGIT_RE.search(text) is None:
         return text
 
@@ -160,22 +167,62 @@ def mask_text(text: str, counts: MaskCounts | None = None) -> str:
             return "[card]"
         return m.group(0)
 
-    text = _CARD_RE.sub(_card, text)
-    text, n = _PHONE_RE.subn("[phone]", text)
-    if counts is not None:
-        counts.phones += n
+    masked, n = _CARD_RE.subn(_card, text)
+    if n and masked != text:
+        text = masked
+    masked, n = _PHONE_RE.subn("[phone]", text)
+    if n:
+        text = masked
+        if counts is not None:
+            counts.phones += n
     return text
 
 
 def mask_value(value: Any, counts: MaskCounts | None = None) -> Any:
-    """Deep-scan a JSON value, masking free text in every string (dict keys are left alone)."""
-    if isinstance(value, str):
-        return mask_text(value, counts)
-    if isinstance(value, dict):
-        return {k: mask_value(v, counts) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_value(v, counts) for v in value]
+    """Deep-scan a JSON value, masking free text in every string (dict keys are left alone).
+
+    Copy-on-write: containers in which nothing was masked are returned as they are.
+    """
+    t = type(value)
+    if t is str:
+        return mask_text(value, counts) if len(value) >= 7 else value
+    if t is dict:
+        return _mask_dict(value, counts)
+    if t is list:
+        return _mask_list(value, counts)
     return value
+
+
+def _mask_dict(d: dict[str, Any], counts: MaskCounts | None) -> dict[str, Any]:
+    out: dict[str, Any] | None = None
+    for k, v in d.items():
+        t = type(v)
+        if t is str:
+            if len(v) < 7:
+                continue
+            new = mask_text(v, counts)
+        elif t is dict:
+            new = _mask_dict(v, counts)
+        elif t is list:
+            new = _mask_list(v, counts)
+        else:
+            continue
+        if new is not v:
+            if out is None:
+                out = dict(d)
+            out[k] = new
+    return d if out is None else out
+
+
+def _mask_list(items: list[Any], counts: MaskCounts | None) -> list[Any]:
+    out: list[Any] | None = None
+    for i, v in enumerate(items):
+        new = mask_value(v, counts)
+        if new is not v:
+            if out is None:
+                out = list(items)
+            out[i] = new
+    return items if out is None else out
 
 
 # ---- messages ----------------------------------------------------------------------------------
@@ -217,9 +264,15 @@ def mask_context(context: Any, key: bytes, counts: MaskCounts) -> Any:
     return out
 
 
-def mask_message(message: dict[str, Any], key: bytes) -> tuple[dict[str, Any], MaskCounts]:
-    """A masked copy of one Segment message (any shape; the input is not modified)."""
-    counts = MaskCounts()
+def mask_message(
+    message: dict[str, Any], key: bytes, counts: MaskCounts | None = None
+) -> tuple[dict[str, Any], MaskCounts]:
+    """A masked copy of one Segment message (any shape; the input is not modified).
+
+    Unchanged nested containers may be shared with the input. ``counts`` accumulates if given.
+    """
+    if counts is None:
+        counts = MaskCounts()
     out: dict[str, Any] = {}
     for k, v in message.items():
         if k == "traits":

