@@ -78,23 +78,25 @@ def run_demo(
     with phases.phase(f"simulate {users} users x {days} days (seed {seed})"):
         world = generate_world(SimConfig(users=users, days=days, seed=seed, end_date=end_date))
         write_world(world, settings.sim_dir)
-        last_day = world.config.end_date - timedelta(days=1)
+        last_day = world.config.resolved_end_date - timedelta(days=1)
         first_day = last_day - timedelta(days=days - 1)
 
     source, write_key = create_source(engine_for(settings), "fitness-app")
 
-    with phases.phase(f"bulk-load history {first_day} .. {last_day - timedelta(days=1)}"):
+    with phases.phase(f"bulk-load history sent {first_day} .. {last_day - timedelta(days=1)}"):
         report = bulk_load(
-            load_world_messages(settings.sim_dir, end=last_day), settings, source.source_id
+            load_world_messages(settings.sim_dir, end=last_day, by="send_day"),
+            settings,
+            source.source_id,
         )
         echo(f"    accepted {report.accepted:,}, quarantined {report.quarantined:,}")
 
-    with phases.phase(f"send {last_day} through the collector over HTTP"):
+    with phases.phase(f"send the events of {last_day} through the collector over HTTP"):
         collector = services.start_collector(settings)
         with services.running([collector]):
             services.wait_healthy(collector, timeout=60)
             sent = send_http(
-                load_world_messages(settings.sim_dir, start=last_day),
+                load_world_messages(settings.sim_dir, start=last_day, by="send_day"),
                 url=collector.url,
                 write_key=write_key,
                 batch_size=100,

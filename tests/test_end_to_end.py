@@ -74,13 +74,15 @@ def pipeline(tmp_path_factory):
         source, write_key = create_source(engine_for(settings), "e2e-app")
 
         bulk = bulk_load(
-            load_world_messages(settings.sim_dir, end=last_day), settings, source.source_id
+            load_world_messages(settings.sim_dir, end=last_day, by="send_day"),
+            settings,
+            source.source_id,
         )
         collector = services.start_collector(settings)
         with services.running([collector]):
             services.wait_healthy(collector, timeout=60)
             sent = send_http(
-                load_world_messages(settings.sim_dir, start=last_day),
+                load_world_messages(settings.sim_dir, start=last_day, by="send_day"),
                 url=collector.url,
                 write_key=write_key,
                 batch_size=100,
