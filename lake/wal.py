@@ -94,7 +94,7 @@ class WriteAheadLog:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
-        self._on_durable = on_durable
+        self.on_durable = on_durable
         self._lock = threading.Lock()  # guards the segment list and offsets
         self._segments: list[int] = sorted(
             int(p.name.removesuffix(_SUFFIX)) for p in self.directory.glob(f"*{_SUFFIX}")
@@ -208,9 +208,9 @@ class WriteAheadLog:
             return
         for fut, last in results:
             fut.set_result(last)
-        if self._on_durable is not None:
+        if self.on_durable is not None:
             try:
-                self._on_durable(durable)
+                self.on_durable(durable)
             except Exception:
                 log.exception("WAL on_durable callback failed")
 

@@ -81,11 +81,11 @@ class Collector:
             min_next_offset=max(done) + 1 if done else 0,
         )
         self.flusher = Flusher(settings, self.sink, self.wal)
-        self.wal._on_durable = self.flusher.notify
+        self.wal.on_durable = self.flusher.notify
 
     def start(self) -> None:
         self.flusher.start()
-        self.flusher._wake.set()  # replay whatever a previous run left in the WAL right away
+        self.flusher.wake()  # replay whatever a previous run left in the WAL right away
 
     def close(self) -> None:
         try:

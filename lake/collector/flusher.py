@@ -99,6 +99,10 @@ class Flusher:
         if next_offset - self.position >= self.settings.flush_max_events:
             self._wake.set()
 
+    def wake(self) -> None:
+        """Flush now (e.g. at start-up, to replay what a previous run left in the WAL)."""
+        self._wake.set()
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="delta-flusher", daemon=True)
         self._thread.start()
