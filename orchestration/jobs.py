@@ -1,15 +1,24 @@
 """Jobs: named selections of the asset graph."""
 
-from __future__ import annotations
-
 import dagster as dg
 
-# Everything materializable: dbt models (+ their tests as checks), GX checks, churn model, drift.
-# Bronze tables are observed, not materialized; they are observed by `observe_bronze_job`.
-full_refresh_job = dg.define_asset_job(
-    name="pulse_full_refresh",
-    selection=dg.AssetSelection.all(),
-    description="Rebuild every asset: dbt staging and marts, checks, churn model, drift report.",
+from orchestration.assets.bronze import BRONZE_KEYS
+
+BRONZE_SELECTION = dg.AssetSelection.assets(*BRONZE_KEYS.values())
+
+# Observe the bronze Delta tables (new Delta version → downstream shows as stale).
+observe_bronze_job = dg.define_asset_job(
+    name="observe_bronze",
+    selection=BRONZE_SELECTION,
+    description="Record the bronze tables' Delta versions and row counts.",
 )
 
-JOBS = [full_refresh_job]
+# Everything: observe bronze, then dbt staging and marts (+ dbt tests as checks), the GX check,
+# the churn model and the drift report.
+full_refresh_job = dg.define_asset_job(
+    name="pulse_full_refresh",
+    selection=dg.AssetSelection.all() | BRONZE_SELECTION,
+    description="Observe bronze, then rebuild every asset: dbt, checks, churn model, drift report.",
+)
+
+JOBS = [observe_bronze_job, full_refresh_job]
