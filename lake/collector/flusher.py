@@ -108,6 +108,10 @@ class Flusher:
         self._thread.start()
 
     def _run(self) -> None:
+        try:  # delta-rs imports pandas lazily on the first write (~1 s): do it before it counts
+            import pandas  # noqa: F401
+        except ImportError:
+            pass
         backoff = 0.0
         while not self._stop.is_set():
             self._wake.wait(timeout=backoff or self.settings.flush_interval_seconds)

@@ -241,11 +241,11 @@ def test_kill_9_after_acks_then_restart_lands_every_acked_event_once(tmp_path):
             r = client.post("/v1/batch", json={"batch": batch})
             assert r.status_code == 200
             acked.extend(ids)
-            if b == 15:
-                time.sleep(0.8)  # let some batches flush before the crash
+            if b == 15:  # let these batches land before the crash
+                wait_for(lambda: table(srv.data_dir, "events").height >= 320 or None)
     srv.kill()
     landed_before_crash = table(srv.data_dir, "events").height
-    assert 0 < landed_before_crash <= len(acked)  # these are re-read from the WAL on restart...
+    assert 320 <= landed_before_crash <= len(acked)  # these are re-read from the WAL on restart...
     srv.start()  # ...and skipped thanks to the app transaction; the rest is replayed
     srv.stop()
     events = table(srv.data_dir, "events")
