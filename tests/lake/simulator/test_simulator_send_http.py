@@ -49,7 +49,7 @@ def server() -> Iterator[ThreadingHTTPServer]:
     srv.calls = 0
     srv.fail_first = 0
     srv.fail_status = 503
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
