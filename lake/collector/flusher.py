@@ -8,6 +8,7 @@ between a Delta commit and the WAL truncation never writes a row twice. ``sequen
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -108,10 +109,9 @@ class Flusher:
         self._thread.start()
 
     def _run(self) -> None:
-        try:  # delta-rs imports pandas lazily on the first write (~1 s): do it before it counts
+        # delta-rs imports pandas lazily on the first write (~1 s): do it before it counts.
+        with contextlib.suppress(ImportError):
             import pandas  # noqa: F401
-        except ImportError:
-            pass
         backoff = 0.0
         while not self._stop.is_set():
             self._wake.wait(timeout=backoff or self.settings.flush_interval_seconds)
