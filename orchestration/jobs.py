@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration.assets.bronze import BRONZE_KEYS
+from orchestration.checks.exec_daily_kpis import CHECKS
 
 BRONZE_SELECTION = dg.AssetSelection.assets(*BRONZE_KEYS.values())
 
@@ -21,4 +22,11 @@ full_refresh_job = dg.define_asset_job(
     description="Observe bronze, then rebuild every asset: dbt, checks, churn model, drift report.",
 )
 
-JOBS = [observe_bronze_job, full_refresh_job]
+# Re-run the Great Expectations checks on the published marts without rebuilding them.
+gx_checks_job = dg.define_asset_job(
+    name="gx_checks",
+    selection=dg.AssetSelection.checks(*CHECKS),
+    description="Validate the published marts with the Great Expectations suites.",
+)
+
+JOBS = [observe_bronze_job, full_refresh_job, gx_checks_job]
