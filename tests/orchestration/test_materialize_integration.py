@@ -69,6 +69,7 @@ def test_materialize_all_then_failed_check_raises_one_alert(loaded_world):
         result = defs.resolve_job_def("gx_checks").execute_in_process(
             instance=instance, raise_on_error=False
         )
+        assert not result.success  # a blocking check that fails fails its step and the run
         [evaluation] = result.get_asset_check_evaluations()
         assert not evaluation.passed
         assert "expect_column_values_to_be_unique(kpi_date)" in evaluation.description
