@@ -49,7 +49,7 @@ def churn_model(context: AssetExecutionContext, pulse: PulseResource) -> dg.Mate
     if result.model is None:
         context.log.warning(f"churn model not trained: {result.skipped_reason}")
         return dg.MaterializeResult(
-            metadata={**metadata, "skipped_reason": result.skipped_reason or "", "auc": None}
+            metadata={**metadata, "skipped_reason": result.skipped_reason or ""}
         )
     model_path = churn.save_model(result, settings.models_dir / "churn")
     scores = churn.score_latest(result.model, user_daily, users)
