@@ -9,6 +9,7 @@ from the simulator's raw events (deduplicated on messageId, malformed ones dropp
 
 from __future__ import annotations
 
+import signal
 import socket
 from datetime import date, timedelta
 
@@ -87,8 +88,9 @@ def pipeline(tmp_path_factory):
                 write_key=write_key,
                 batch_size=100,
             )
-        # running() stopped the collector with SIGTERM: a graceful stop flushes the WAL.
-        assert collector.process.returncode == 0, collector.log_path.read_text()[-3000:]
+        # running() stopped the collector with SIGTERM: a graceful stop flushes the WAL, then
+        # uvicorn re-raises the signal, so the exit status is "terminated by SIGTERM".
+        assert collector.process.returncode in (0, -signal.SIGTERM), collector.log_path.read_text()
 
         prepare_manifest(settings)
         assert materialize_all(settings), "materialization failed"
