@@ -9,6 +9,7 @@ which do the same when the daemon runs).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -45,11 +46,17 @@ def instance_for(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(home))
 
 
-def materialize_all(settings: Settings, selection: str | None = None) -> bool:
+def materialize_all(
+    settings: Settings, selection: str | None = None, *, verbose: bool = False
+) -> bool:
     """Observe bronze, materialize ``selection`` (default: every asset), report; True on success.
 
     ``selection`` uses Dagster's selection syntax, e.g. ``"key:exec_daily_kpis+"`` or
     ``"group:marts"``; a bare asset name like ``"exec_daily_kpis+"`` works too.
+
+    The console gets one line per asset and check. Unless ``verbose``, the raw stream (dbt's
+    event lines, Dagster's DEBUG events) goes to ``<data>/logs/materialize.log``; the run's full
+    event log is in the Dagster instance either way.
     """
     _ensure_logging()
     from orchestration.alerts import raise_alert
@@ -59,6 +66,15 @@ def materialize_all(settings: Settings, selection: str | None = None) -> bool:
     from pulse.metadata import engine_for
 
     started = time.monotonic()
+    events = settings.table_path("bronze", "events")
+    if not _is_delta_table(events):
+        log.error(
+            "no events to build from: %s is not a Delta table yet. Ingest events first: "
+            "`pulse demo --no-serve` (simulated world), or run `pulse collector` and send events "
+            "with a write key from `pulse sources add NAME`.",
+            events,
+        )
+        return False
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     defs = build_defs(settings)
     graph = defs.resolve_asset_graph()
@@ -67,13 +83,27 @@ def materialize_all(settings: Settings, selection: str | None = None) -> bool:
     keys = (wanted | BRONZE_SELECTION).resolve(graph)
     job = defs.resolve_job_def(full_refresh_job.name)
 
+    log_dir = settings.data_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    raw_log = log_dir / "materialize.log"
     with instance_for(settings) as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
-            raise_on_error=False,
-            tags={"pulse/trigger": "pulse materialize"},
-        )
+        with contextlib.ExitStack() as quiet:
+            if not verbose:
+                log.info("running; dbt and Dagster output goes to %s", raw_log)
+                quiet.enter_context(
+                    contextlib.redirect_stdout(quiet.enter_context(raw_log.open("a")))
+                )
+            result = job.execute_in_process(
+                instance=instance,
+                asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
+                raise_on_error=False,
+                tags={"pulse/trigger": "pulse materialize"},
+                run_config={
+                    "loggers": {
+                        "console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}
+                    }
+                },
+            )
         _log_summary(result)
         engine = engine_for(settings)
         alert_ids, _ = alert_on_failed_checks(instance, engine, list(graph.asset_check_keys))
@@ -98,6 +128,12 @@ def materialize_all(settings: Settings, selection: str | None = None) -> bool:
         f"; {len([a for a in alert_ids if a])} alert(s) raised" if any(alert_ids) else "",
     )
     return ok
+
+
+def _is_delta_table(path: Path) -> bool:
+    from deltalake import DeltaTable
+
+    return DeltaTable.is_deltatable(str(path))
 
 
 def _coerce_selection(selection: str | None) -> dg.AssetSelection | None:

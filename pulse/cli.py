@@ -111,11 +111,12 @@ def prepare() -> None:
     default=None,
     help="Dagster asset selection, e.g. 'exec_daily_kpis+' (default: every asset).",
 )
-def materialize(selection: str | None) -> None:
+@click.option("--verbose", is_flag=True, help="Print dbt's and Dagster's full output.")
+def materialize(selection: str | None, verbose: bool) -> None:
     """Materialize the asset graph headless; exits non-zero if any step fails."""
     from orchestration.materialize import materialize_all
 
-    ok = materialize_all(_settings(), selection)
+    ok = materialize_all(_settings(), selection, verbose=verbose)
     if not ok:
         raise click.ClickException("materialization failed: see the log above")
 

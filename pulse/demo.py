@@ -35,9 +35,10 @@ class Phases:
         self.echo(f"    done in {elapsed:.1f}s")
 
     def summary(self) -> str:
-        lines = [f"  {name:<44} {secs:7.1f}s" for name, secs in self.timings]
+        width = max((len(name) for name, _ in self.timings), default=5)
+        lines = [f"  {name:<{width}} {secs:7.1f}s" for name, secs in self.timings]
         total = sum(secs for _, secs in self.timings)
-        return "\n".join(["phase timings:", *lines, f"  {'total':<44} {total:7.1f}s"])
+        return "\n".join(["phase timings:", *lines, f"  {'total':<{width}} {total:7.1f}s"])
 
 
 def reset_demo_state(settings: Settings) -> None:

@@ -97,7 +97,11 @@ def run_suite(
     """Validate ``df`` against the expectations in a throwaway (ephemeral) GX context."""
     import great_expectations as gx
 
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    # No tqdm bars: they flood logs and the demo's console.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     token = uuid.uuid4().hex[:8]
     batch = (
         context.data_sources.add_pandas(f"pulse_{token}")
