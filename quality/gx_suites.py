@@ -96,7 +96,6 @@ def run_suite(
 ) -> SuiteResult:
     """Validate ``df`` against the expectations in a throwaway (ephemeral) GX context."""
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

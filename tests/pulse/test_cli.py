@@ -12,7 +12,10 @@ def pulse(*args: str, env_data_dir) -> subprocess.CompletedProcess:
 
     env = {**os.environ, "PULSE_DATA_DIR": str(env_data_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "pulse.cli", *args], capture_output=True, text=True, env=env,
+        [sys.executable, "-m", "pulse.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=300,
     )
 
@@ -39,7 +42,15 @@ def test_sources_add_prints_the_write_key_last_and_it_authenticates(pulse_settin
 
 def test_simulate_writes_the_world_and_its_ground_truth(tmp_path):
     result = pulse(
-        "simulate", "--users", "30", "--days", "3", "--seed", "1", "--end-date", "2026-01-10",
+        "simulate",
+        "--users",
+        "30",
+        "--days",
+        "3",
+        "--seed",
+        "1",
+        "--end-date",
+        "2026-01-10",
         env_data_dir=tmp_path,
     )
     assert result.returncode == 0, result.stderr
@@ -52,8 +63,11 @@ def test_bad_settings_give_a_clear_error_not_a_traceback(tmp_path):
 
     env = {**os.environ, "PULSE_DATA_DIR": str(tmp_path), "PULSE_COLLECTOR_PORT": "nope"}
     result = subprocess.run(
-        [sys.executable, "-m", "pulse.cli", "sources", "list"], capture_output=True, text=True,
-        env=env, timeout=60,
+        [sys.executable, "-m", "pulse.cli", "sources", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "PULSE_COLLECTOR_PORT" in result.stderr and "Traceback" not in result.stderr
