@@ -153,6 +153,8 @@ def start_streamlit(settings: Settings) -> Service:
             "true",
             "--browser.gatherUsageStats",
             "false",
+            "--client.toolbarMode",
+            "viewer",
         ],
         f"http://{host}:{port}",
         f"http://{host}:{port}/_stcore/health",

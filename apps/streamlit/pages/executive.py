@@ -7,6 +7,7 @@ import streamlit as st
 from apps.streamlit.data import MartNotPublished, kpi_summary, read_mart
 from pulse.settings import get_settings
 
+# metric -> (card label, card format); the trend chart shows daily values, so it says "daily".
 LABELS = {
     "dau": ("Daily active users (avg)", "{:,.0f}"),
     "new_users": ("New users", "{:,.0f}"),
@@ -45,15 +46,21 @@ for column, kpi in zip(st.columns(len(LABELS)), kpi_summary(daily, period), stri
     column.metric(label, fmt.format(kpi.current), delta=delta)
 
 st.subheader("Daily trend")
+TREND_LABELS = {
+    "dau": "Daily active users",
+    "new_users": "New users per day",
+    "revenue": "Net revenue per day (USD)",
+    "workouts_completed": "Workouts completed per day",
+}
 metric = st.selectbox(
-    "Metric", options=list(LABELS), format_func=lambda k: LABELS[k][0], key="trend_metric"
+    "Metric", options=list(TREND_LABELS), format_func=TREND_LABELS.get, key="trend_metric"
 )
 chart = (
     alt.Chart(daily.select("kpi_date", pl.col(metric).alias("value")).to_pandas())
     .mark_line(point=True)
     .encode(
         x=alt.X("kpi_date:T", title="Day (UTC)"),
-        y=alt.Y("value:Q", title=LABELS[metric][0]),
+        y=alt.Y("value:Q", title=TREND_LABELS[metric]),
         tooltip=["kpi_date:T", alt.Tooltip("value:Q", format=",.2f")],
     )
     .properties(height=320)
