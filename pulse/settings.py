@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,23 @@ class Settings(BaseSettings):
     collector_id: str = Field(default="local", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     flush_interval_seconds: float = Field(default=5.0, gt=0)
     flush_max_events: int = Field(default=50_000, gt=0)
+
+    # Backpressure: above either bound the collector answers 503 + Retry-After instead of growing.
+    max_wal_pending_events: int = Field(default=2_000_000, gt=0)
+    max_flush_lag_seconds: float = Field(default=60.0, gt=0)
+
+    # Rate limit per write key (token bucket): sustained events/s and burst size. 0 disables.
+    rate_limit_events_per_second: float = Field(default=0.0, ge=0)
+    rate_limit_burst_events: int = Field(default=50_000, gt=0)
+
+    # Shared state across collector/API replicas (rate limits, live fan-out). None = in-process.
+    redis_url: str | None = Field(default=None, description="e.g. redis://127.0.0.1:6379/0")
+
+    # Bearer token required by the live stream endpoints. None: allowed only on a loopback bind.
+    live_token: str | None = None
+
+    # What the collector does with a track event whose name has no registered schema.
+    unknown_event_policy: Literal["accept", "quarantine"] = "accept"
 
     # App metadata database (sources, alerts). SQLite under data_dir by default.
     metadata_url: str | None = Field(
