@@ -150,9 +150,12 @@ def serve() -> None:
 @click.option("--no-serve", is_flag=True, help="Generate the docs site only.")
 def docs(no_serve: bool) -> None:
     """Build the dbt docs site (catalog from the warehouse) and serve it."""
-    from pulse.services import build_and_serve_dbt_docs
+    from pulse.services import ServiceError, build_and_serve_dbt_docs
 
-    build_and_serve_dbt_docs(_settings(), serve=not no_serve)
+    try:
+        build_and_serve_dbt_docs(_settings(), serve=not no_serve)
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -226,6 +226,14 @@ def dbt_command(settings: Settings, *args: str) -> list[str]:
 def build_and_serve_dbt_docs(settings: Settings, serve: bool = True) -> None:
     """``dbt docs generate`` (needs the warehouse's write lock: run it while no dbt run is
     active), then serve the static site on PULSE_DOCS_PORT."""
+    from deltalake import DeltaTable
+
+    events = settings.table_path("bronze", "events")
+    if not DeltaTable.is_deltatable(str(events)):
+        raise ServiceError(
+            f"the docs catalog is read from the warehouse, and there is no lake yet ({events} is "
+            "not a Delta table): run `make demo` (or `pulse demo --no-serve`) first"
+        )
     env = child_env(settings)
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(dbt_command(settings, "docs", "generate"), cwd=PROJECT_DIR, env=env, check=True)

@@ -78,3 +78,9 @@ def test_materialize_exits_non_zero_when_there_is_no_lake(tmp_path):
     assert result.returncode != 0
     assert "materialization failed" in result.stderr
     assert "Ingest events first" in result.stderr
+
+
+def test_docs_without_a_lake_says_to_run_the_demo_first(tmp_path):
+    result = pulse("docs", "--no-serve", env_data_dir=tmp_path)
+    assert result.returncode != 0
+    assert "make demo" in result.stderr and "Traceback" not in result.stderr
