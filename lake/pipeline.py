@@ -7,10 +7,20 @@ Pure (no I/O), so both paths produce identical rows for identical input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+import orjson
 
 from lake.privacy import MaskCounts, mask_context, mask_message, mask_value
-from lake.validation import Rejection, normalize, quarantine_row
+from lake.validation import (
+    EVENT_TOO_LARGE,
+    SCHEMA_VIOLATION,
+    UNKNOWN_EVENT,
+    EventCheck,
+    Rejection,
+    normalize,
+    quarantine_row,
+)
 
 EVENT = "event"
 QUARANTINE = "quarantine"
@@ -25,6 +35,37 @@ class Prepared:
     quarantined: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     masked: MaskCounts = field(default_factory=MaskCounts)
+
+
+class _Verdict(Protocol):
+    known: bool
+    valid: bool
+    error: str | None
+
+
+class _Registry(Protocol):
+    def check(self, event_name: str, properties: dict[str, Any]) -> _Verdict: ...
+
+
+def schema_check(registry: _Registry, unknown_event_policy: str) -> EventCheck:
+    """An ``event_check`` for :func:`prepare`: JSON Schema validation + unknown-name policy.
+
+    Known name, invalid properties → ``schema_violation``; unknown name → ``unknown_event`` when
+    the policy is ``"quarantine"``, accepted otherwise.
+    """
+    quarantine_unknown = unknown_event_policy == "quarantine"
+
+    def check(event: str, properties: dict[str, Any]) -> tuple[str, str] | None:
+        verdict = registry.check(event, properties)
+        if not verdict.known:
+            if quarantine_unknown:
+                return UNKNOWN_EVENT, f"event {event!r:.80} has no registered schema"
+            return None
+        if not verdict.valid:
+            return SCHEMA_VIOLATION, f"{event!r:.80}: {verdict.error or 'invalid properties'}"
+        return None
+
+    return check
 
 
 def mask_batch_envelope(
@@ -48,9 +89,15 @@ def prepare(
     client_ip: str | None = None,
     default_type: str | None = None,
     known_events: frozenset[str] | None = None,
+    event_check: EventCheck | None = None,
+    max_event_bytes: int | None = None,
     out: Prepared | None = None,
 ) -> Prepared:
-    """Mask and validate messages (``batch_context`` must already be masked)."""
+    """Mask and validate messages (``batch_context`` must already be masked).
+
+    ``max_event_bytes``: a message whose JSON is larger is quarantined (``event_too_large``).
+    Pass it only when some message can be that large (e.g. the request body is larger).
+    """
     result = out if out is not None else Prepared()
     records = result.records
     counts = result.masked
@@ -59,17 +106,26 @@ def prepare(
             masked, _ = mask_message(raw, key, counts)
         else:
             masked = mask_value(raw, counts)
-        outcome = normalize(
-            masked,
-            received_at_us=received_at_us,
-            source_id=source_id,
-            batch_context=batch_context,
-            batch_integrations=batch_integrations,
-            batch_sent_at=batch_sent_at,
-            client_ip=client_ip,
-            default_type=default_type,
-            known_events=known_events,
-        )
+        if max_event_bytes is not None and len(orjson.dumps(raw)) > max_event_bytes:
+            mid = raw.get("messageId") if isinstance(raw, dict) else None
+            outcome: dict[str, Any] | Rejection = Rejection(
+                EVENT_TOO_LARGE,
+                f"event is larger than {max_event_bytes} bytes of JSON",
+                mid if isinstance(mid, str) and len(mid) < 200 else None,
+            )
+        else:
+            outcome = normalize(
+                masked,
+                received_at_us=received_at_us,
+                source_id=source_id,
+                batch_context=batch_context,
+                batch_integrations=batch_integrations,
+                batch_sent_at=batch_sent_at,
+                client_ip=client_ip,
+                default_type=default_type,
+                known_events=known_events,
+                event_check=event_check,
+            )
         if isinstance(outcome, Rejection):
             records.append(
                 (

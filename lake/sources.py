@@ -117,6 +117,22 @@ def _invalidate() -> None:
         _cache.clear()
 
 
+MISS = object()  # returned by :func:`cached_source` when the database must be asked
+
+
+def cached_source(engine: Engine, write_key: str | None) -> Source | object | None:
+    """The cached answer of :func:`authenticate` without I/O, or :data:`MISS`.
+
+    Lets an event loop answer from memory and run only cache misses in a thread.
+    """
+    if not write_key or len(write_key) > 512:
+        return None
+    hit = _cache.get((str(engine.url), hash_write_key(write_key)))
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    return MISS
+
+
 def authenticate(engine: Engine, write_key: str | None) -> Source | None:
     """The source owning ``write_key``, or None. Cached in-process."""
     if not write_key or len(write_key) > 512:

@@ -13,6 +13,7 @@ offset). :func:`quarantine_row` builds the matching quarantine row.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,6 +50,11 @@ INVALID_TIMESTAMP = "invalid_timestamp"
 INVALID_FIELD = "invalid_field_type"
 INVALID_MESSAGE_ID = "invalid_message_id"
 UNKNOWN_EVENT = "unknown_event"
+SCHEMA_VIOLATION = "schema_violation"
+EVENT_TOO_LARGE = "event_too_large"
+
+# A per-event check of a track event: ``(event name, properties) -> (reason, message) | None``.
+EventCheck = Callable[[str, dict[str, Any]], tuple[str, str] | None]
 
 
 class _Invalid(Exception):
@@ -130,6 +136,7 @@ def normalize(
     client_ip: str | None = None,
     default_type: str | None = None,
     known_events: frozenset[str] | None = None,
+    event_check: EventCheck | None = None,
 ) -> dict[str, Any] | Rejection:
     """Validate one message and build its ``bronze.events`` row, or say why it is rejected.
 
@@ -137,7 +144,8 @@ def normalize(
     merged under the message's own (the message wins). ``client_ip`` fills ``context.ip`` when the
     message has none (truncated). ``default_type`` is the type implied by a single-event endpoint.
     ``known_events``: when given, a track event whose name is not in it is rejected (policy
-    "quarantine unknown events").
+    "quarantine unknown events"). ``event_check``: called with a track event's name and
+    properties (schema validation, unknown-event policy); a ``(reason, message)`` rejects it.
     """
     if not isinstance(msg, dict):
         return Rejection(
@@ -154,6 +162,7 @@ def normalize(
             client_ip,
             default_type,
             known_events,
+            event_check,
         )
     except _Invalid as exc:
         mid = msg.get("messageId")
@@ -172,6 +181,7 @@ def _normalize(
     client_ip: str | None,
     default_type: str | None,
     known_events: frozenset[str] | None,
+    event_check: EventCheck | None,
 ) -> dict[str, Any]:
     mtype = msg.get("type") or default_type
     if mtype not in EVENT_TYPES:
@@ -192,6 +202,11 @@ def _normalize(
             raise _Invalid(MISSING_EVENT, "track messages need a non-empty event name")
         if known_events is not None and event not in known_events:
             raise _Invalid(UNKNOWN_EVENT, f"event {event!r:.80} has no registered schema")
+        props = msg.get("properties")
+        if event_check is not None and (props is None or isinstance(props, dict)):
+            verdict = event_check(event, props or {})
+            if verdict is not None:
+                raise _Invalid(*verdict)
     elif mtype in ("page", "screen"):
         raw_name = msg.get("name")
         name = raw_name if isinstance(raw_name, str) else None

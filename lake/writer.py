@@ -13,6 +13,7 @@ replays only what is after it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,27 @@ def rows_to_table(rows: Sequence[dict[str, Any]], schema: pa.Schema) -> pa.Table
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def create_table(
+    path: Path, schema: pa.Schema, partition_by: list[str], attempts: int = 20
+) -> None:
+    """Create a Delta table unless it exists; safe when several processes race to create it.
+
+    Two creators both try to commit version 0: one wins, the other fails (the error type varies
+    with timing), finds the table and goes on.
+    """
+    for attempt in range(attempts):
+        if DeltaTable.is_deltatable(str(path)):
+            return
+        try:
+            DeltaTable.create(str(path), schema=schema, partition_by=partition_by, mode="ignore")
+            return
+        except Exception as exc:  # lost the race (or the winner's log is not visible yet)
+            if attempt == attempts - 1:
+                raise
+            log.info("creating %s raced another writer (%s); re-checking", path, exc)
+            time.sleep(0.05 * (attempt + 1))
+
+
 def collector_app_id(collector_id: str, table: str) -> str:
     return f"pulse-collector-{collector_id}-{table}"
 
@@ -60,7 +82,7 @@ class DeltaSink:
             schema, partition_by = BRONZE_TABLES[table]
             path = settings.table_path("bronze", table)
             path.mkdir(parents=True, exist_ok=True)
-            DeltaTable.create(str(path), schema=schema, partition_by=partition_by, mode="ignore")
+            create_table(path, schema, partition_by)
             self.paths[table] = path
 
     def committed_offset(self, table: str, app_id: str) -> int | None:

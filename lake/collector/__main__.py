@@ -1,10 +1,9 @@
-"""``python -m lake.collector --host 127.0.0.1 --port 8080`` (the ``pulse collector`` CLI calls
-:func:`lake.collector.server.run` the same way)."""
+"""``python -m lake.collector --host 127.0.0.1 --port 8080 [--workers N]`` (the ``pulse collector``
+CLI calls :func:`lake.collector.server.run` the same way)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 
 from lake.collector.server import run
 from pulse.settings import get_settings
@@ -15,9 +14,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lake.collector")
     parser.add_argument("--host", default=settings.host)
     parser.add_argument("--port", type=int, default=settings.collector_port)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes sharing the socket"
+    )
+    parser.add_argument("--enable-noop", action="store_true", help="add POST /v1/noop (benchmarks)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    run(settings, args.host, args.port)
+    run(settings, args.host, args.port, args.workers, enable_noop=args.enable_noop)
 
 
 if __name__ == "__main__":

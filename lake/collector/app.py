@@ -1,12 +1,14 @@
 """The Segment-compatible HTTP collector (Starlette + orjson).
 
-Request path: parse → authenticate (write key) → mask PII → validate (invalid → quarantine
-record) → WAL append + fsync → 200. Only after the WAL returned is the request acked; the
+Request path: backpressure check → read body (size-capped, gzip with a decompression cap) →
+parse → authenticate (write key; cache misses go to a thread) → rate limit → mask PII → validate
+(envelope + JSON Schema; invalid → quarantine record) → drop recent repeats → WAL append + fsync
+→ live fan-out → 200. Only after the WAL returned is the request acked; the
 :class:`~lake.collector.flusher.Flusher` moves WAL records to Delta in the background and flushes
 everything on shutdown.
 
 Write key: HTTP Basic username (``key:`` or ``key``), ``X-Write-Key`` header, or ``writeKey`` in
-the body. Errors are JSON ``{"code", "message"}``.
+the body. Errors are JSON ``{"code", "message"}``; 429 and 503 carry ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -15,29 +17,42 @@ import base64
 import binascii
 import contextlib
 import logging
+import math
+import os
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from lake.collector.flusher import Flusher
-from lake.pipeline import mask_batch_envelope, prepare
+from lake.collector.limits import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES
+from lake.collector.logs import Throttle
+from lake.collector.metrics import CONTENT_TYPE, CollectorMetrics
+from lake.collector.openapi import SHORT
+from lake.collector.openapi import build as build_openapi
+from lake.pipeline import EVENT, QUARANTINE, mask_batch_envelope, prepare, schema_check
 from lake.privacy import MaskCounts, key_bytes
-from lake.sources import Source, authenticate
+from lake.sources import MISS, Source, authenticate, cached_source
 from lake.wal import WALClosedError, WriteAheadLog
 from lake.writer import DeltaSink
 from pulse.metadata import engine_for
 from pulse.settings import Settings
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("lake.collector")
 
 SINGLE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
+# How many proxies in front of the collector append to X-Forwarded-For. 0: ignore the header
+# (anyone could forge it). Read from settings.trusted_proxy_hops once that setting exists.
+DEFAULT_TRUSTED_PROXY_HOPS = 0
+DEDUPE_CAPACITY = 1_000_000
+DEDUPE_TTL_SECONDS = 86_400.0
 
 
 class JSONResponse(Response):
@@ -47,31 +62,66 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
-def error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message}, status_code=status)
+class RequestError(Exception):
+    """A request the collector refuses: becomes ``{code, message}`` with ``status``."""
+
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
 
 
-@dataclass
-class CollectorStats:
-    """Counters for /metrics (a later issue); kept in-process."""
+def error(status: int, code: str, message: str, retry_after: float | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after else None
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
 
-    requests: int = 0
-    accepted: int = 0
-    quarantined: int = 0
-    rejected_requests: dict[str, int] = field(default_factory=dict)
-    masked: MaskCounts = field(default_factory=MaskCounts)
 
-    def reject(self, code: str) -> None:
-        self.rejected_requests[code] = self.rejected_requests.get(code, 0) + 1
+def _optional_components(settings: Settings) -> dict[str, Any]:
+    """Schema registry, rate limiter and dedupe set (each optional until it exists)."""
+    out: dict[str, Any] = {"registry": None, "limiter": None, "seen": None}
+    try:
+        from lake.schemas import SchemaRegistry
+    except ImportError:
+        log.warning("lake.schemas not available: events are not validated against schemas")
+    else:
+        out["registry"] = SchemaRegistry.load()
+    try:
+        from lake.ratelimit import build_rate_limiter
+    except ImportError:
+        log.warning("lake.ratelimit not available: no rate limit")
+    else:
+        out["limiter"] = build_rate_limiter(settings)
+    try:
+        from lake.dedupe import RecentIds
+    except ImportError:
+        log.warning("lake.dedupe not available: repeats are removed downstream only")
+    else:
+        out["seen"] = RecentIds(capacity=DEDUPE_CAPACITY, ttl_seconds=DEDUPE_TTL_SECONDS)
+    return out
+
+
+def build_live_hub(settings: Settings) -> Any:
+    """The live fan-out hub, or None when lake.live is not installed."""
+    try:
+        from lake.live import LiveHub
+    except ImportError:
+        return None
+    return LiveHub(settings)
 
 
 class Collector:
     """Everything the request handlers share; opened and closed by the app lifespan."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, trusted_proxy_hops: int | None = None, hub: Any = None
+    ) -> None:
         self.settings = settings
         self.key = key_bytes(settings.pii_hmac_key)
-        self.stats = CollectorStats()
+        self.metrics = CollectorMetrics(settings.collector_id)
         self.engine = engine_for(settings)
         self.sink = DeltaSink(settings)
         committed = Flusher.committed_offsets(settings, self.sink)
@@ -81,7 +131,37 @@ class Collector:
             min_next_offset=max(done) + 1 if done else 0,
         )
         self.flusher = Flusher(settings, self.sink, self.wal)
+        self.flusher.on_commit = self.metrics.on_commit
         self.wal.on_durable = self.flusher.notify
+        hops = trusted_proxy_hops
+        if hops is None:
+            hops = int(getattr(settings, "trusted_proxy_hops", DEFAULT_TRUSTED_PROXY_HOPS) or 0)
+        self.trusted_proxy_hops = hops
+        parts = _optional_components(settings)
+        self.registry = parts["registry"]
+        self.limiter = parts["limiter"]
+        self.seen = parts["seen"]
+        self.hub = hub
+        self._checks: dict[str, Any] = {}
+        self.retry_after_overloaded = max(1.0, settings.flush_interval_seconds)
+        self.throttle = Throttle()
+        m = self.metrics
+        m.gauge("pulse_collector_wal_pending_events", "WAL records not yet in Delta",
+                lambda: self.flusher.pending)  # fmt: skip
+        m.gauge("pulse_collector_flush_lag_seconds", "Age of the oldest unflushed WAL record",
+                lambda: self.flusher.lag_seconds)  # fmt: skip
+        m.gauge("pulse_collector_wal_bytes", "Bytes in WAL segment files", self._wal_bytes)
+        m.gauge("pulse_collector_wal_next_offset", "Next WAL offset (= sequence)",
+                lambda: self.wal.next_offset)  # fmt: skip
+        m.gauge("pulse_collector_flusher_alive", "1 if the flusher thread runs",
+                lambda: 1.0 if self.flusher.alive else 0.0)  # fmt: skip
+
+    def _wal_bytes(self) -> float:
+        total = 0
+        for path in self.wal.directory.glob("*.wal"):
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return float(total)
 
     def start(self) -> None:
         self.flusher.start()
@@ -92,9 +172,55 @@ class Collector:
             self.flusher.stop(final_flush=True)
         finally:
             self.wal.close()
+            if self.limiter is not None:
+                with contextlib.suppress(Exception):
+                    self.limiter.close()
 
-    def authenticate(self, request: Request, body: Any) -> Source | None:
-        return authenticate(self.engine, _write_key(request, body))
+    # ---- request helpers -----------------------------------------------------------------------
+    def event_check(self, source: Source) -> Any:
+        """The schema check for a source (cached per unknown-event policy)."""
+        if self.registry is None:
+            return None
+        policy = source.settings.get("unknown_event_policy") or self.settings.unknown_event_policy
+        check = self._checks.get(policy)
+        if check is None:
+            check = self._checks[policy] = schema_check(self.registry, policy)
+        return check
+
+    def overloaded(self) -> str | None:
+        flusher = self.flusher
+        if flusher.pending > self.settings.max_wal_pending_events:
+            return f"{flusher.pending} events wait for Delta (bound {self.settings.max_wal_pending_events})"
+        lag = flusher.lag_seconds
+        if lag > self.settings.max_flush_lag_seconds:
+            return f"flush lag {lag:.1f}s over its bound of {self.settings.max_flush_lag_seconds}s"
+        return None
+
+    async def authenticate(self, write_key: str | None) -> Source | None:
+        hit = cached_source(self.engine, write_key)
+        if hit is not MISS:
+            return hit  # type: ignore[return-value]
+        return await run_in_threadpool(authenticate, self.engine, write_key)
+
+    def client_ip(self, request: Request) -> str | None:
+        if self.trusted_proxy_hops > 0:
+            forwarded = request.headers.get("x-forwarded-for")
+            if forwarded:
+                hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+                if hops:
+                    return hops[max(0, len(hops) - self.trusted_proxy_hops)]
+        return request.client.host if request.client else None
+
+    def note(self, level: int, event: str, key: str | None = None, **fields: Any) -> None:
+        """A structured log line (throttled per ``key`` when given)."""
+        if key is not None:
+            suppressed = self.throttle.allow(key)
+            if suppressed is None:
+                return
+            if suppressed:
+                fields["suppressed"] = suppressed
+        fields.setdefault("collector_id", self.settings.collector_id)
+        log.log(level, event, extra={"fields": fields})
 
 
 def _write_key(request: Request, body: Any) -> str | None:
@@ -117,39 +243,92 @@ def _write_key(request: Request, body: Any) -> str | None:
     return None
 
 
-async def _ingest(request: Request, *, single_type: str | None) -> Response:
-    collector: Collector = request.app.state.collector
-    stats = collector.stats
-    stats.requests += 1
-    raw = await request.body()
+async def read_body(request: Request, limit: int, too_large: str) -> bytes:
+    """The request body, decompressed, at most ``limit`` bytes (else :class:`RequestError`)."""
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", "gzip", "x-gzip"):
+        raise RequestError(
+            400, "unsupported_encoding", f"Content-Encoding {encoding[:40]!r}: use gzip or none"
+        )
+    over = RequestError(400, too_large, f"request body is over the limit of {limit} bytes")
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise over
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise over
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if encoding in ("gzip", "x-gzip"):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            raw = inflater.decompress(raw, limit + 1)  # a gzip bomb stops at the cap
+        except zlib.error as exc:
+            raise RequestError(400, "invalid_gzip", f"body is not valid gzip: {exc}") from None
+        if len(raw) > limit or inflater.unconsumed_tail:
+            raise over
+        if not inflater.eof:
+            raise RequestError(400, "invalid_gzip", "gzip body is truncated")
+    return raw
+
+
+UNAUTHORIZED = (
+    "missing or unknown write key: send it as the HTTP Basic username, "
+    "the X-Write-Key header or writeKey in the body"
+)
+
+
+async def _ingest(request: Request, collector: Collector, single_type: str | None) -> Response:
+    metrics = collector.metrics
+    if reason := collector.overloaded():
+        collector.note(logging.WARNING, "overloaded", key="overloaded", reason=reason)
+        raise RequestError(503, "overloaded", reason, collector.retry_after_overloaded)
+    if single_type is None:
+        raw = await read_body(request, MAX_BATCH_BYTES, "batch_too_large")
+    else:
+        raw = await read_body(request, MAX_EVENT_BYTES, "event_too_large")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        stats.reject("invalid_json")
-        return error(400, "invalid_json", f"request body is not valid JSON: {exc}")
+        raise RequestError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
-        stats.reject("invalid_body")
-        return error(400, "invalid_body", "request body must be a JSON object")
-    source = collector.authenticate(request, body)
+        raise RequestError(400, "invalid_body", "request body must be a JSON object")
+    source = await collector.authenticate(_write_key(request, body))
     if source is None:
-        stats.reject("unauthorized")
-        return error(
-            401,
-            "unauthorized",
-            "missing or unknown write key: send it as the HTTP Basic username, "
-            "the X-Write-Key header or writeKey in the body",
-        )
+        raise RequestError(401, "unauthorized", UNAUTHORIZED)
     if single_type is None:
         messages = body.get("batch")
         if not isinstance(messages, list):
-            stats.reject("invalid_body")
-            return error(400, "invalid_body", "batch must be an array of messages")
-        batch_context = mask_batch_envelope(body.get("context"), collector.key, stats.masked)
+            raise RequestError(400, "invalid_body", "batch must be an array of messages")
+        if len(messages) > MAX_BATCH_EVENTS:
+            raise RequestError(
+                400,
+                "too_many_events",
+                f"a batch holds at most {MAX_BATCH_EVENTS} events, got {len(messages)}",
+            )
+    else:
+        messages = [body]
+    if collector.limiter is not None and messages:
+        wait = await collector.limiter.acquire(source.source_id, len(messages))
+        if wait > 0:
+            collector.note(logging.INFO, "rate_limited", key=f"rl:{source.source_id}",
+                           source_id=source.source_id)  # fmt: skip
+            raise RequestError(
+                429, "rate_limited", "too many events for this write key; retry later", wait
+            )
+
+    masked = MaskCounts()
+    if single_type is None:
+        batch_context = mask_batch_envelope(body.get("context"), collector.key, masked)
         integrations = body.get("integrations")
         batch_integrations = integrations if isinstance(integrations, dict) else None
         batch_sent_at = body.get("sentAt")
     else:
-        messages = [{k: v for k, v in body.items() if k != "writeKey"}]
+        if "writeKey" in body:
+            messages = [{k: v for k, v in body.items() if k != "writeKey"}]
         batch_context = batch_integrations = batch_sent_at = None
 
     received_at_us = time.time_ns() // 1000
@@ -161,73 +340,198 @@ async def _ingest(request: Request, *, single_type: str | None) -> Response:
         batch_context=batch_context,
         batch_integrations=batch_integrations,
         batch_sent_at=batch_sent_at,
-        client_ip=request.client.host if request.client else None,
+        client_ip=collector.client_ip(request),
         default_type=single_type,
+        event_check=collector.event_check(source),
+        max_event_bytes=MAX_EVENT_BYTES if len(raw) > MAX_EVENT_BYTES else None,
     )
-    if prepared.records:
+    prepared.masked.add(masked)
+    records = prepared.records
+    duplicates = 0
+    seen = collector.seen
+    if seen is not None and prepared.accepted:
+        now = time.time()
+        kept = []
+        for record in records:
+            if record[0] == EVENT and not seen.add_if_new(record[1]["message_id"], now):
+                duplicates += 1
+                continue
+            kept.append(record)
+        records = kept
+    if records:
         try:
-            await collector.wal.append_async(prepared.records)
+            await collector.wal.append_async(records)
         except (OSError, WALClosedError) as exc:
-            log.error("WAL append failed: %s", exc)
-            stats.reject("wal_unavailable")
-            return error(503, "wal_unavailable", "could not persist events; retry later")
-    stats.accepted += prepared.accepted
-    stats.quarantined += prepared.quarantined
-    stats.masked.add(prepared.masked)
+            if seen is not None:
+                _forget(seen, [row["message_id"] for kind, row in records if kind == EVENT])
+            collector.note(logging.ERROR, "wal_append_failed", key="wal", error=str(exc))
+            raise RequestError(
+                503, "wal_unavailable", "could not persist events; retry later",
+                collector.retry_after_overloaded,
+            ) from None  # fmt: skip
+        if collector.hub is not None:
+            rows = [row for kind, row in records if kind == EVENT]
+            if rows:
+                try:
+                    collector.hub.publish(rows)
+                except Exception:  # the live stream must never fail an acked request
+                    log.exception("live publish failed")
+    accepted = prepared.accepted - duplicates
+    metrics.received.inc(len(messages))
+    if accepted:
+        metrics.accepted.inc(accepted)
+    if duplicates:
+        metrics.duplicates.inc(duplicates)
+    if prepared.quarantined:
+        for kind, row in records:
+            if kind == QUARANTINE:
+                metrics.quarantine(row["reason"])
+    metrics.add_masked(prepared.masked)
     content: dict[str, Any] = {
         "success": True,
-        "accepted": prepared.accepted,
+        "accepted": accepted,
         "quarantined": prepared.quarantined,
     }
+    if duplicates:
+        content["duplicates"] = duplicates
     if prepared.errors:
         content["errors"] = prepared.errors
     return JSONResponse(content)
 
 
-async def batch(request: Request) -> Response:
-    return await _ingest(request, single_type=None)
+def _forget(seen: Any, message_ids: list[str]) -> None:
+    """Un-see ids that were not stored, so the client's retry is not dropped as a repeat."""
+    discard = getattr(seen, "discard", None)
+    ids = getattr(seen, "_ids", None)  # RecentIds has no discard() yet
+    for mid in message_ids:
+        if discard is not None:
+            discard(mid)
+        elif ids is not None:
+            ids.pop(mid, None)
 
 
-def _single(message_type: str):
+Handler = Callable[[Request, Collector], Awaitable[Response]]
+
+
+def _endpoint(route: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Wraps a handler: request latency metric, RequestError → JSON error, no 5xx for bad input."""
+
     async def endpoint(request: Request) -> Response:
-        return await _ingest(request, single_type=message_type)
+        collector: Collector = request.app.state.collector
+        started = time.perf_counter()
+        try:
+            response = await handler(request, collector)
+        except RequestError as exc:
+            collector.metrics.reject(exc.code)
+            if exc.status in (400, 401):
+                collector.note(logging.INFO, "request_rejected", key=f"rej:{exc.code}",
+                               code=exc.code, status=exc.status, route=route)  # fmt: skip
+            response = error(exc.status, exc.code, exc.message, exc.retry_after)
+        collector.metrics.observe_latency(route, time.perf_counter() - started)
+        return response
 
-    endpoint.__name__ = f"single_{message_type}"
+    endpoint.__name__ = f"endpoint_{route.strip('/').replace('/', '_')}"
     return endpoint
 
 
-async def health(request: Request) -> Response:
-    collector: Collector = request.app.state.collector
+def _ingest_handler(single_type: str | None) -> Handler:
+    async def handler(request: Request, collector: Collector) -> Response:
+        return await _ingest(request, collector, single_type)
+
+    return handler
+
+
+async def _noop(request: Request, collector: Collector) -> Response:
+    await request.body()
+    return JSONResponse({"success": True, "accepted": 0, "quarantined": 0})
+
+
+async def _health(request: Request, collector: Collector) -> Response:
+    return JSONResponse({"status": "ok", "collector_id": collector.settings.collector_id})
+
+
+def readiness(collector: Collector) -> list[str]:
+    """Why the collector is not ready (empty: ready)."""
+    problems: list[str] = []
+    flusher, wal = collector.flusher, collector.wal
+    if not flusher.alive:
+        problems.append("flusher thread is not running")
+    if flusher.last_error:
+        problems.append(f"last flush failed: {flusher.last_error[:300]}")
+    if getattr(wal, "_closed", False) or not os.access(wal.directory, os.W_OK):
+        problems.append("WAL is not writable")
+    if reason := collector.overloaded():
+        problems.append(reason)
+    return problems
+
+
+async def _ready(request: Request, collector: Collector) -> Response:
+    problems = readiness(collector)
     flusher = collector.flusher
-    return JSONResponse(
-        {
-            "status": "ok",
-            "collector_id": collector.settings.collector_id,
-            "wal_pending": flusher.pending,
-            "last_flush_error": flusher.last_error,
-        }
-    )
+    body = {
+        "status": "not_ready" if problems else "ready",
+        "collector_id": collector.settings.collector_id,
+        "problems": problems,
+        "wal_pending": flusher.pending,
+        "flush_lag_seconds": round(flusher.lag_seconds, 3),
+    }
+    return JSONResponse(body, status_code=503 if problems else 200)
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The collector ASGI app; the lifespan opens the WAL and runs the flusher."""
+async def _metrics(request: Request, collector: Collector) -> Response:
+    return Response(collector.metrics.render(), media_type=CONTENT_TYPE)
+
+
+def create_app(
+    settings: Settings, *, enable_noop: bool = False, trusted_proxy_hops: int | None = None
+) -> Starlette:
+    """The collector ASGI app; the lifespan opens the WAL and runs the flusher.
+
+    ``enable_noop`` adds ``POST /v1/noop`` (reads the body, does nothing) for benchmarks only.
+    """
+    openapi = orjson.dumps(build_openapi(include_noop=enable_noop))
+    hub = build_live_hub(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        collector = Collector(settings)
+        collector = Collector(settings, trusted_proxy_hops=trusted_proxy_hops, hub=hub)
         app.state.collector = collector
         collector.start()
-        log.info("collector %s ready (WAL at %s)", settings.collector_id, collector.wal.directory)
+        if collector.hub is not None:
+            await collector.hub.start()
+        collector.note(logging.INFO, "collector_started", wal=str(collector.wal.directory),
+                       wal_pending=collector.flusher.pending)  # fmt: skip
         try:
             yield
         finally:
+            if collector.hub is not None:
+                with contextlib.suppress(Exception):
+                    await collector.hub.stop()
             collector.close()
-            log.info("collector %s stopped; WAL flushed", settings.collector_id)
+            collector.note(
+                logging.INFO, "collector_stopped", flushed_rows=collector.flusher.rows_flushed
+            )
 
-    routes = [
-        Route("/v1/batch", batch, methods=["POST"]),
-        Route("/v1/import", batch, methods=["POST"]),
-        *(Route(f"/v1/{t}", _single(t), methods=["POST"]) for t in SINGLE_TYPES),
-        Route("/health", health, methods=["GET"]),
+    async def openapi_json(request: Request) -> Response:
+        return Response(openapi, media_type="application/json")
+
+    routes: list[BaseRoute] = []
+    for kind, short in SHORT.items():
+        handler = _ingest_handler(None if kind == "batch" else kind)
+        endpoint = _endpoint(f"/v1/{kind}", handler)
+        routes.append(Route(f"/v1/{kind}", endpoint, methods=["POST"]))
+        routes.append(Route(f"/v1/{short}", endpoint, methods=["POST"]))
+    routes.append(
+        Route("/v1/import", _endpoint("/v1/batch", _ingest_handler(None)), methods=["POST"])
+    )
+    routes += [
+        Route("/health", _endpoint("/health", _health), methods=["GET"]),
+        Route("/ready", _endpoint("/ready", _ready), methods=["GET"]),
+        Route("/metrics", _endpoint("/metrics", _metrics), methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
+    if enable_noop:
+        routes.append(Route("/v1/noop", _endpoint("/v1/noop", _noop), methods=["POST"]))
+    if hub is not None:
+        routes += list(hub.routes())
     return Starlette(routes=routes, lifespan=lifespan)

@@ -12,6 +12,8 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from lake.pipeline import EVENT, QUARANTINE
@@ -45,6 +47,13 @@ class Flusher:
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one flush at a time
         self._thread: threading.Thread | None = None
+        # (next offset after an fsync group, monotonic time it became durable): the age of the
+        # oldest group not yet flushed is the flush lag. Replayed records count from start-up.
+        self._durable_at: deque[tuple[int, float]] = deque()
+        if wal.next_offset > self.position:
+            self._durable_at.append((wal.next_offset, time.monotonic()))
+        # on_commit(table, seconds, rows): metrics hook, called after each Delta commit.
+        self.on_commit: Callable[[str, float, int], None] | None = None
 
     @staticmethod
     def committed_offsets(settings: Settings, sink: DeltaSink) -> dict[str, int | None]:
@@ -57,6 +66,19 @@ class Flusher:
     @property
     def pending(self) -> int:
         return max(0, self.wal.next_offset - self.position)
+
+    @property
+    def lag_seconds(self) -> float:
+        """Age of the oldest durable record not yet in Delta (0 when everything is flushed)."""
+        try:
+            _, since = self._durable_at[0]
+        except IndexError:
+            return 0.0
+        return max(0.0, time.monotonic() - since)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def flush_once(self, max_records: int | None = None) -> int:
         """Flush up to ``max_records`` WAL records; returns how many records were consumed."""
@@ -78,12 +100,18 @@ class Flusher:
                 return 0
             for table, table_rows in rows.items():
                 if table_rows:
+                    started = time.perf_counter()
                     self.sink.append(table, table_rows, app_id=self.app_ids[table], version=last)
+                    if self.on_commit is not None:
+                        self.on_commit(table, time.perf_counter() - started, len(table_rows))
                     self.committed[table] = last
                     self.commits += 1
                     self.rows_flushed += len(table_rows)
             consumed = last + 1 - self.position
             self.position = last + 1
+            durable_at = self._durable_at
+            while durable_at and durable_at[0][0] <= self.position:
+                durable_at.popleft()
             self.wal.truncate_before(self.position)
             self.last_flush_at = time.time()
             return consumed
@@ -97,6 +125,7 @@ class Flusher:
     # ---- background thread ---------------------------------------------------------------------
     def notify(self, next_offset: int) -> None:
         """Called after each WAL fsync: wake up early when a full commit is waiting."""
+        self._durable_at.append((next_offset, time.monotonic()))
         if next_offset - self.position >= self.settings.flush_max_events:
             self._wake.set()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -77,7 +78,8 @@ class Server:
             # uvicorn re-raises the captured SIGTERM after its graceful shutdown completed
             assert self.proc.wait(timeout=30) in (0, -signal.SIGTERM)
             log = (self.data_dir.parent / "collector.log").read_text()
-            assert log.rstrip().endswith(f"Finished server process [{self.proc.pid}]"), log[-2000:]
+            last = json.loads(log.rstrip().splitlines()[-1])  # structured JSON log lines
+            assert last["msg"] == f"Finished server process [{self.proc.pid}]", log[-2000:]
         self.proc = None
 
     def kill(self) -> None:
@@ -172,7 +174,11 @@ def test_mixed_batch_lands_in_events_and_quarantine_without_pii(server):
             "userId": "mix-u1",
             "event": "Workout Completed",
             "messageId": "mix-2",
-            "properties": {"note": f"contact {EMAIL} or 4111 1111 1111 1111"},
+            "properties": {
+                "workout_id": "w1",
+                "duration_minutes": 30,
+                "note": f"contact {EMAIL} or 4111 1111 1111 1111",
+            },
             "timestamp": "2024-05-01T10:00:00Z",
         },
         {"type": "track", "userId": "mix-u1", "messageId": "mix-bad-1", "traits": {"email": EMAIL}},
