@@ -368,7 +368,11 @@ class LiveHub:
         assert self._redis_ready is not None and self.settings.redis_url
         backoff = 0.1
         while True:
-            client = aioredis.Redis.from_url(self.settings.redis_url, health_check_interval=15)
+            client = aioredis.Redis.from_url(
+                self.settings.redis_url,
+                health_check_interval=15,
+                client_name=f"pulse-live-sub-{self.hub_id}",
+            )
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
