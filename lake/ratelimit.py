@@ -164,11 +164,24 @@ class RedisLimiter:
 
     @classmethod
     def from_url(
-        cls, url: str, rate: float, capacity: int, key_prefix: str = DEFAULT_KEY_PREFIX
+        cls,
+        url: str,
+        rate: float,
+        capacity: int,
+        key_prefix: str = DEFAULT_KEY_PREFIX,
+        *,
+        max_connections: int = 32,
     ) -> RedisLimiter:
-        # Short timeouts: a slow Redis must not stall the collector (we fail open instead).
-        client = aioredis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        return cls(client, rate, capacity, key_prefix)
+        # A blocking pool: a burst of concurrent requests queues for a connection (up to 0.5 s)
+        # instead of failing; short timeouts so a slow Redis cannot stall the collector.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=0.5,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+        )
+        return cls(aioredis.Redis(connection_pool=pool), rate, capacity, key_prefix)
 
     async def acquire(self, key: str, cost: int) -> float:
         if time.monotonic() < self._down_until:

@@ -166,3 +166,20 @@ def test_unreachable_redis_fails_open_with_a_warning(caplog: pytest.LogCaptureFi
     with caplog.at_level("WARNING", logger="lake.ratelimit"):
         asyncio.run(scenario())
     assert sum("Redis unavailable" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_burst_beyond_the_pool_queues_instead_of_failing_open(
+    prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> list[float]:
+        limiter = RedisLimiter.from_url(
+            REDIS_URL, rate=1, capacity=2500, key_prefix=prefix, max_connections=4
+        )
+        waits = await asyncio.gather(*(limiter.acquire("src_burst", 10) for _ in range(400)))
+        await limiter.aclose()
+        return waits
+
+    with caplog.at_level("WARNING", logger="lake.ratelimit"):
+        waits = asyncio.run(scenario())
+    assert sum(1 for w in waits if w == 0.0) == 250
+    assert not [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
