@@ -221,6 +221,9 @@ async def _ws_sender(websocket: WebSocket, sub: Subscriber) -> None:
         await sub.wake.wait()
         for _, payload in sub.drain():
             await websocket.send({"type": "websocket.send", "text": payload.decode()})
+    # closed by the hub (server shutting down); a client disconnect cancels this task instead
+    with contextlib.suppress(Exception):
+        await websocket.close(code=1001, reason="server shutting down")
 
 
 # ---- aggregates snapshot ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import threading
 import time
 import uuid
@@ -144,6 +145,7 @@ class LiveHub:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._wake = asyncio.Event()
+        self._chain_exit_signals()
         self._tasks = [
             asyncio.create_task(self._pump(), name="live-pump"),
             asyncio.create_task(self._aggregate_pusher(), name="live-aggregates"),
@@ -171,6 +173,33 @@ class LiveHub:
             sub.close()
         self._wake = None
         self._loop = None
+
+    def close_subscribers(self) -> None:
+        """End every open stream (SSE response completes, WebSockets close with 1001)."""
+        for sub in list(self.subscribers):
+            sub.close()
+
+    def _chain_exit_signals(self) -> None:
+        """Close streams as soon as the server is told to stop.
+
+        uvicorn waits for open responses before running the lifespan shutdown, so without this
+        an idle SSE client would hold a SIGTERM'd collector for its whole graceful timeout.
+        Only when running in the main thread under a server that installed Python-level
+        SIGINT/SIGTERM handlers (uvicorn does): we wrap them and call the original."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+            if not callable(previous):
+                continue
+
+            def handler(sig: int, frame: Any, previous: Any = previous) -> None:
+                loop = self._loop
+                if loop is not None and not loop.is_closed():
+                    loop.call_soon_threadsafe(self.close_subscribers)
+                previous(sig, frame)
+
+            signal.signal(signum, handler)
 
     # ---- hot path ----------------------------------------------------------------------------
     def publish(self, rows: Sequence[Any]) -> None:

@@ -547,3 +547,146 @@ def test_cross_replica_latency(tmp_path, redis_prefix):
         serve(make_settings(tmp_path, redis_url=REDIS_URL), channel_prefix=redis_prefix) as b,
     ):
         asyncio.run(scenario(a, b))
+
+
+# ---- through the real collector -----------------------------------------------------------------
+def test_collector_batch_arrives_on_sse_and_websocket(tmp_path):
+    import base64
+
+    from lake.collector.app import create_app
+    from lake.sources import create_source
+    from pulse.metadata import engine_for
+
+    settings = make_settings(tmp_path, flush_interval_seconds=60.0)
+    _, key = create_source(engine_for(settings), "live-e2e")
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "collector did not start"
+        time.sleep(0.02)
+    base = f"http://127.0.0.1:{port}"
+
+    async def scenario() -> None:
+        params = {"event": "Live Probe", "prop.plan": "premium_monthly"}
+        async with (
+            SSE(f"{base}/v1/live/events", params=params) as stream,
+            websockets.connect(f"ws://127.0.0.1:{port}/v1/live/ws") as ws,
+            httpx.AsyncClient(base_url=base, headers=auth) as client,
+        ):
+            await ws.send('{"subscribe": {"type": "identify"}}')
+            assert orjson.loads(await ws.recv())["kind"] == "subscribed"
+            batch = {
+                "batch": [
+                    {
+                        "type": "track",
+                        "event": "Live Probe",
+                        "userId": "member-1",
+                        "messageId": "live-e2e-1",
+                        "properties": {"plan": "premium_monthly", "minutes": 42},
+                    },
+                    {"type": "track", "event": "Live Probe", "userId": "member-2",
+                     "properties": {"plan": "basic"}},
+                    {"type": "identify", "userId": "member-3", "messageId": "live-e2e-id",
+                     "traits": {"plan": "basic"}},
+                ]
+            }  # fmt: skip
+            started = time.perf_counter()
+            response = await client.post("/v1/batch", content=orjson.dumps(batch))
+            assert response.status_code == 200, response.text
+            frame = await stream.next()
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            assert frame["message_id"] == "live-e2e-1"
+            assert frame["user_id"] == "member-1" and frame["properties"]["minutes"] == 42
+            assert frame["collector_id"] == "live-test" and frame["timestamp"].endswith("Z")
+            assert await stream.collect(quiet=0.3) == []  # basic plan filtered out
+            identify = orjson.loads(await asyncio.wait_for(ws.recv(), 3))
+            assert (identify["kind"], identify["message_id"]) == ("event", "live-e2e-id")
+            print(f"collector POST /v1/batch → SSE frame: {elapsed_ms:.1f} ms")
+        snap = httpx.get(f"{base}/v1/live/aggregates", params={"minutes": 1}).json()
+        assert snap["totals"] == {"Live Probe": 2, "identify": 1}
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+# ---- shutdown -----------------------------------------------------------------------------------
+def test_close_subscribers_ends_sse_and_websocket_streams(tmp_path):
+    async def scenario(server: LiveServer) -> None:
+        async with websockets.connect(server.ws_url) as ws:
+            await ws.send('{"subscribe": {}}')
+            await asyncio.wait_for(ws.recv(), 3)
+            async with (
+                httpx.AsyncClient(timeout=5) as client,
+                client.stream("GET", f"{server.url}/v1/live/events") as response,
+            ):
+                await asyncio.to_thread(server.wait_subscribers, 2)
+                loop = server.hub._loop
+                assert loop is not None
+                loop.call_soon_threadsafe(server.hub.close_subscribers)
+                body = b"".join([chunk async for chunk in response.aiter_bytes()])
+                assert body.startswith(b": connected")  # the response completed
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 3)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        await asyncio.to_thread(server.wait_subscribers, 0)
+
+    with serve(make_settings(tmp_path)) as server:
+        asyncio.run(scenario(server))
+
+
+def test_sigterm_collector_with_open_stream_exits_promptly(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    port = free_port()
+    env = {
+        **os.environ,
+        "PULSE_DATA_DIR": str(tmp_path / "data"),
+        "PULSE_COLLECTOR_ID": "live-sigterm",
+        "PULSE_HOST": "127.0.0.1",
+    }
+    env.pop("PULSE_LIVE_TOKEN", None)
+    env.pop("PULSE_REDIS_URL", None)
+    cmd = [sys.executable, "-m", "lake.collector", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(
+        cmd, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, "collector exited at startup"
+            assert time.monotonic() < deadline, "collector did not become healthy"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/v1/live/events", timeout=10) as r:
+            assert r.status_code == 200
+            chunks = r.iter_bytes()
+            next(chunks)  # ": connected"
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            for _ in chunks:  # the server ends the stream instead of waiting for us
+                pass
+        proc.wait(timeout=15)
+        took = time.monotonic() - started
+        print(f"collector stopped {took:.2f} s after SIGTERM with an open SSE stream")
+        assert took < 10  # the graceful timeout (30 s) was not needed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
