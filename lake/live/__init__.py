@@ -8,6 +8,14 @@
 * ``WS /v1/live/ws`` — send ``{"subscribe": {...filters...}}`` (again to change them).
 * ``GET /v1/live/aggregates?minutes=60`` — per-minute counts by event name + totals.
 
+Frames: events are ``{"kind": "event", message_id, type, event, name, user_id, anonymous_id,
+timestamp, received_at (ISO-8601 UTC), properties (object), source_id, collector_id, sequence}``
+(SSE ``event:`` line = the message type: ``track``, ``identify``, ``page``...); aggregates are
+``{"kind": "aggregate", minute, final, counts, total}`` (SSE ``event: aggregate``); a slow client
+gets ``{"kind": "dropped", count, total}`` after frames were dropped for it. ``sequence`` is null
+while the flusher has not stamped it (the collector publishes before Delta). WebSocket replies:
+``subscribed`` (echoing the filters) and ``error``.
+
 See :mod:`lake.live.hub` for delivery and Redis fan-out and :mod:`lake.live.endpoints` for auth.
 """
 
