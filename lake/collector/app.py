@@ -172,9 +172,6 @@ class Collector:
             self.flusher.stop(final_flush=True)
         finally:
             self.wal.close()
-            if self.limiter is not None:
-                with contextlib.suppress(Exception):
-                    self.limiter.close()
 
     # ---- request helpers -----------------------------------------------------------------------
     def event_check(self, source: Source) -> Any:
@@ -507,6 +504,9 @@ def create_app(
             if collector.hub is not None:
                 with contextlib.suppress(Exception):
                     await collector.hub.stop()
+            if collector.limiter is not None:
+                with contextlib.suppress(Exception):
+                    await collector.limiter.aclose()
             collector.close()
             collector.note(
                 logging.INFO, "collector_stopped", flushed_rows=collector.flusher.rows_flushed
