@@ -12,6 +12,7 @@ offset). :func:`quarantine_row` builds the matching quarantine row.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,16 +81,28 @@ def parse_timestamp_us(value: Any, field: str) -> int | None:
         return None
     if not isinstance(value, str):
         raise _Invalid(INVALID_TIMESTAMP, f"{field} must be an ISO-8601 string, got {value!r:.60}")
+    us = _iso_us(value)
+    if us is None:
+        raise _Invalid(INVALID_TIMESTAMP, f"{field} is not an ISO-8601 timestamp: {value!r:.60}")
+    if us == _OUT_OF_RANGE:
+        raise _Invalid(INVALID_TIMESTAMP, f"{field} is out of range: {value!r:.60}")
+    return us  # type: ignore[return-value]
+
+
+_OUT_OF_RANGE = -(2**63)
+
+
+@functools.lru_cache(maxsize=8192)
+def _iso_us(value: str) -> int | None:
+    """Cached parse (a batch repeats its sentAt, SDKs repeat timestamps): None if unparsable."""
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise _Invalid(
-            INVALID_TIMESTAMP, f"{field} is not an ISO-8601 timestamp: {value!r:.60}"
-        ) from None
+        return None
     try:
         return to_us(dt)
     except OverflowError:
-        raise _Invalid(INVALID_TIMESTAMP, f"{field} is out of range: {value!r:.60}") from None
+        return _OUT_OF_RANGE
 
 
 def _id(value: Any) -> str | None:

@@ -17,6 +17,7 @@ segment's name is the offset of its first record, so offsets survive restarts an
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import os
 import queue
@@ -38,6 +39,8 @@ DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 
 Record = tuple[str, dict[str, Any]]
+_Work = tuple[list[bytes], Future[int], Sequence[Record]]
+DEFAULT_RECENT_LIMIT = 500_000  # records kept in memory for the flusher
 
 
 class WALClosedError(RuntimeError):
@@ -125,7 +128,13 @@ class WriteAheadLog:
         self._file = self._path(self._active_base).open("ab")
         self._fsync_dir()
         self._durable = self._active_base + self._active_count  # next offset; all below are synced
-        self._queue: queue.SimpleQueue[tuple[list[bytes], Future[int]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
+        # Recently appended records kept in memory for the flusher (first offset → records), so
+        # it does not re-read and re-parse what it was just handed; bounded, disk is the truth.
+        self._recent_firsts: list[int] = []  # ascending
+        self._recent: list[Sequence[Record]] = []
+        self._recent_records = 0
+        self.recent_limit = DEFAULT_RECENT_LIMIT
         self._closed = False
         self._thread = threading.Thread(target=self._writer, name="wal-writer", daemon=True)
         self._thread.start()
@@ -157,7 +166,7 @@ class WriteAheadLog:
         if self._closed:
             raise WALClosedError("the write-ahead log is closed")
         fut: Future[int] = Future()
-        self._queue.put(([encode_record(k, r) for k, r in records], fut))
+        self._queue.put(([encode_record(k, r) for k, r in records], fut, records))
         return fut
 
     def append(self, records: Sequence[Record]) -> int:
@@ -184,11 +193,13 @@ class WriteAheadLog:
             if stop:
                 return
 
-    def _write_batch(self, work: list[tuple[list[bytes], Future[int]]]) -> None:
+    def _write_batch(self, work: list[_Work]) -> None:
         results: list[tuple[Future[int], int]] = []
+        firsts: list[int] = []
         try:
             with self._lock:
-                for encoded, fut in work:
+                for encoded, fut, _ in work:
+                    firsts.append(self._active_base + self._active_count)
                     for rec in encoded:
                         if self._active_size >= self.segment_bytes and self._active_count:
                             self._roll()
@@ -198,11 +209,16 @@ class WriteAheadLog:
                     results.append((fut, self._active_base + self._active_count - 1))
                 self._file.flush()
                 os.fsync(self._file.fileno())
+                for first, (encoded, _, records) in zip(firsts, work, strict=True):
+                    if encoded and self._recent_records < self.recent_limit:
+                        self._recent_firsts.append(first)
+                        self._recent.append(records)
+                        self._recent_records += len(records)
                 self._durable = self._active_base + self._active_count
             durable = self._durable
         except BaseException as exc:  # a failed write/fsync must fail every waiting append
             log.exception("WAL write failed")
-            for _, fut in work:
+            for _, fut, _ in work:
                 if not fut.done():
                     fut.set_exception(exc)
             return
@@ -229,7 +245,29 @@ class WriteAheadLog:
     def read_from(
         self, offset: int, limit: int | None = None
     ) -> Iterator[tuple[int, str, dict[str, Any]]]:
-        """Yield ``(offset, kind, row)`` for durable records at or after ``offset``."""
+        """Yield ``(offset, kind, row)`` for durable records at or after ``offset``.
+
+        Served from memory while the records were appended by this process (the rows are shared:
+        do not modify them); otherwise read from the segment files. ``limit`` is applied exactly.
+        """
+        end = self._durable
+        if limit is not None:
+            end = min(end, max(offset, self._segments[0]) + limit)
+        with self._lock:
+            i = bisect.bisect_right(self._recent_firsts, offset) - 1
+            start = max(i, 0)
+            chunks = list(zip(self._recent_firsts[start:], self._recent[start:], strict=True))
+        served = False
+        for first, records in chunks:
+            if first > offset or first + len(records) <= offset or offset >= end:
+                break  # a gap (not in memory) or done
+            for j in range(offset - first, min(len(records), end - first)):
+                kind, row = records[j]
+                yield first + j, kind, row
+            offset = min(first + len(records), end)
+            served = True
+        if served:
+            return
         end = self._durable
         if limit is not None:
             end = min(end, max(offset, self._segments[0]) + limit)
@@ -266,6 +304,12 @@ class WriteAheadLog:
         """Delete segments whose records are all below ``offset``; returns how many were deleted."""
         deleted = 0
         with self._lock:
+            k = 0
+            while k < len(self._recent) and self._recent_firsts[k] + len(self._recent[k]) <= offset:
+                self._recent_records -= len(self._recent[k])
+                k += 1
+            if k:
+                del self._recent_firsts[:k], self._recent[:k]
             while len(self._segments) > 1 and self._segments[1] <= offset:
                 base = self._segments.pop(0)
                 self._path(base).unlink(missing_ok=True)

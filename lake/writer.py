@@ -29,15 +29,21 @@ log = logging.getLogger(__name__)
 MAX_COMMIT_RETRIES = 100  # concurrent appends from several collector replicas (STACK_NOTES)
 
 
-def rows_to_table(rows: Sequence[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+def rows_to_table(
+    rows: Sequence[dict[str, Any]],
+    schema: pa.Schema,
+    columns: dict[str, Sequence[Any]] | None = None,
+) -> pa.Table:
     """Arrow table with exactly ``schema`` from row dicts (missing keys are null).
 
     Timestamp columns arrive as epoch microseconds: built as int64 and cast (zero-copy), which
     is ~300x faster than letting pyarrow convert Python ints into a tz-aware timestamp array.
+    ``columns`` gives whole columns by name instead of reading them from the rows.
     """
     arrays = []
     for name, field in zip(schema.names, schema, strict=True):
-        values = [r.get(name) for r in rows]
+        given = columns.get(name) if columns else None
+        values = list(given) if given is not None else [r.get(name) for r in rows]
         if pa.types.is_timestamp(field.type):
             arrays.append(pa.array(values, type=pa.int64()).cast(field.type))
         else:
@@ -96,10 +102,11 @@ class DeltaSink:
         *,
         app_id: str | None = None,
         version: int | None = None,
+        columns: dict[str, Sequence[Any]] | None = None,
     ) -> int:
         """Append rows in one Delta commit (with the app transaction if given); returns row count."""
         schema, partition_by = BRONZE_TABLES[table]
-        data = rows if isinstance(rows, pa.Table) else rows_to_table(rows, schema)
+        data = rows if isinstance(rows, pa.Table) else rows_to_table(rows, schema, columns)
         txns = [Transaction(app_id=app_id, version=version)] if app_id is not None else None
         write_deltalake(
             str(self.paths[table]),

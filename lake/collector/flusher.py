@@ -85,23 +85,34 @@ class Flusher:
         limit = max_records or self.settings.flush_max_events
         with self._lock:
             rows: dict[str, list[dict[str, Any]]] = {"events": [], "quarantine": []}
+            offsets: dict[str, list[int]] = {"events": [], "quarantine": []}
             last = None
+            # Rows may be shared with the WAL's memory and the live hub: never modify them.
             for offset, kind, row in self.wal.read_from(self.position, limit=limit):
                 last = offset
                 table = _TABLE_OF_KIND[kind]
                 done = self.committed.get(table)
                 if done is not None and offset <= done:
                     continue  # already in Delta (committed before a crash)
-                row["collector_id"] = self.collector_id
-                if table == "events":
-                    row["sequence"] = offset
                 rows[table].append(row)
+                offsets[table].append(offset)
             if last is None:
                 return 0
             for table, table_rows in rows.items():
                 if table_rows:
                     started = time.perf_counter()
-                    self.sink.append(table, table_rows, app_id=self.app_ids[table], version=last)
+                    columns: dict[str, list[Any]] = {
+                        "collector_id": [self.collector_id] * len(table_rows)
+                    }
+                    if table == "events":
+                        columns["sequence"] = offsets[table]
+                    self.sink.append(
+                        table,
+                        table_rows,
+                        app_id=self.app_ids[table],
+                        version=last,
+                        columns=columns,
+                    )
                     if self.on_commit is not None:
                         self.on_commit(table, time.perf_counter() - started, len(table_rows))
                     self.committed[table] = last

@@ -118,3 +118,17 @@ def test_append_after_close_fails(tmp_path: Path):
     wal.close()
     with pytest.raises(RuntimeError):
         wal.append(rows(1))
+
+
+def test_reads_from_memory_match_reads_from_disk_for_any_offset_and_limit(tmp_path):
+    wal = WriteAheadLog(tmp_path / "w", segment_bytes=300)
+    for b in range(6):
+        wal.append([("event", {"i": b * 3 + j}) for j in range(3)])
+    wal.truncate_before(4)  # drops whole appends below offset 4 from memory too
+    memory = {(o, n): list(wal.read_from(o, limit=n)) for o in range(4, 19) for n in (1, 2, 5, 99)}
+    wal.close()
+    reopened = WriteAheadLog(tmp_path / "w", segment_bytes=300)  # nothing in memory: disk reads
+    for (o, n), got in memory.items():
+        assert got == list(reopened.read_from(o, limit=n)), (o, n)
+        assert [r["i"] for _, _, r in got] == list(range(o, min(18, o + n)))
+    reopened.close()

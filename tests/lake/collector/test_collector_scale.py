@@ -119,7 +119,8 @@ def test_two_replicas_on_one_lake_and_a_shared_redis_rate_limit(tmp_path):
         b.stop()
     events = table(data_dir, "events")
     assert events.height == events["message_id"].n_unique() > 500
-    assert set(events["collector_id"]) == {"ra", "rb-0", "rb-1"}
+    writers = set(events["collector_id"])  # the kernel picks which rb worker accepts
+    assert writers <= {"ra", "rb-0", "rb-1"} and "ra" in writers and len(writers) >= 2
 
     # the same two replicas with a Redis token bucket: one budget for the write key
     r = redis.Redis.from_url(REDIS_URL)
