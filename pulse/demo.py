@@ -68,6 +68,7 @@ def run_demo(
         send_http,
         write_world,
     )
+    from lake.snapshots import load_snapshots
     from lake.sources import create_source
     from pulse import services
     from pulse.metadata import engine_for
@@ -83,6 +84,10 @@ def run_demo(
         first_day = last_day - timedelta(days=days - 1)
 
     source, write_key = create_source(engine_for(settings), "fitness-app")
+
+    with phases.phase("land the app's reference snapshots (users, programs, trainers, plans)"):
+        for report in load_snapshots(settings.sim_dir, settings):
+            echo(f"    bronze/app_{report.table}: {report.rows:,} rows")
 
     with phases.phase(f"bulk-load history sent {first_day} .. {last_day - timedelta(days=1)}"):
         report = bulk_load(
