@@ -1,0 +1,37 @@
+{#-
+  Which event dates a daily-incremental model (re)builds. Every model tagged `daily` filters its
+  input with `where {{ event_date_window('event_date') }}` and is configured
+  `materialized='incremental', incremental_strategy='delete+insert', unique_key=<its date column>`
+  (or the date plus the grain's key), so a run replaces whole days and nothing else.
+
+  - Dagster's daily partitions pass vars `min_date` / `max_date` (inclusive, 'YYYY-MM-DD'): the run
+    rebuilds those days and the `lookback_days` before them (late events land on earlier days).
+  - A plain `dbt build` on an existing table rebuilds from `lookback_days` before its newest day.
+  - A full refresh (or the first build) rebuilds everything.
+  `lookback_days` defaults to 3 (dbt var), the late-arrival window the collector promises.
+
+  `event_date_window_start()` gives the first rebuilt day as a SQL date expression (for models
+  that must read a little further back, e.g. sessions crossing midnight, then keep only rows
+  from this day on).
+-#}
+
+{% macro event_date_window_start() -%}
+  {%- if var('min_date', none) is not none -%}
+    (cast('{{ var("min_date") }}' as date) - interval {{ var('lookback_days', 3) }} day)
+  {%- elif is_incremental() -%}
+    ((select max(event_date) from {{ this }}) - interval {{ var('lookback_days', 3) }} day)
+  {%- else -%}
+    null
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro event_date_window(column='event_date') -%}
+  {%- if var('min_date', none) is not none -%}
+    ({{ column }} >= {{ event_date_window_start() }}
+     and {{ column }} <= cast('{{ var("max_date", var("min_date")) }}' as date))
+  {%- elif is_incremental() -%}
+    ({{ column }} >= {{ event_date_window_start() }})
+  {%- else -%}
+    true
+  {%- endif -%}
+{%- endmacro %}
