@@ -10,27 +10,29 @@
   - A full refresh (or the first build) rebuilds everything.
   `lookback_days` defaults to 3 (dbt var), the late-arrival window the collector promises.
 
-  `event_date_window_start()` gives the first rebuilt day as a SQL date expression (for models
+  `column` is the input's date column; `this_column` the model's own date column (for the newest
+  day already built), e.g. `event_date_window('event_date', this_column='activity_date')`.
+  `event_date_window_start(this_column)` gives the first rebuilt day as a SQL date expression (for models
   that must read a little further back, e.g. sessions crossing midnight, then keep only rows
   from this day on).
 -#}
 
-{% macro event_date_window_start() -%}
+{% macro event_date_window_start(this_column='event_date') -%}
   {%- if var('min_date', none) is not none -%}
     (cast('{{ var("min_date") }}' as date) - interval {{ var('lookback_days', 3) }} day)
   {%- elif is_incremental() -%}
-    ((select max(event_date) from {{ this }}) - interval {{ var('lookback_days', 3) }} day)
+    ((select max({{ this_column }}) from {{ this }}) - interval {{ var('lookback_days', 3) }} day)
   {%- else -%}
     null
   {%- endif -%}
 {%- endmacro %}
 
-{% macro event_date_window(column='event_date') -%}
+{% macro event_date_window(column='event_date', this_column='event_date') -%}
   {%- if var('min_date', none) is not none -%}
-    ({{ column }} >= {{ event_date_window_start() }}
+    ({{ column }} >= {{ event_date_window_start(this_column) }}
      and {{ column }} <= cast('{{ var("max_date", var("min_date")) }}' as date))
   {%- elif is_incremental() -%}
-    ({{ column }} >= {{ event_date_window_start() }})
+    ({{ column }} >= {{ event_date_window_start(this_column) }})
   {%- else -%}
     true
   {%- endif -%}
