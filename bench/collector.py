@@ -116,17 +116,23 @@ class Server:
                 total += t.user + t.system
         return total
 
-    def cpu_split(self) -> tuple[float, float]:
-        """CPU seconds of the main (event loop) threads vs all other threads (flusher, delta-rs)."""
-        main = other = 0.0
+    def cpu_split(self) -> dict[str, float]:
+        """CPU seconds per thread kind: the event loop (main thread), other Python threads
+        (flusher, live hub: OS name "python"), and native threads by name (delta-rs/tokio)."""
+        out: dict[str, float] = {}
         for p in self._procs():
             with contextlib.suppress(psutil.Error):
                 for t in p.threads():
                     if t.id == p.pid:
-                        main += t.user_time + t.system_time
+                        kind = "event loop"
                     else:
-                        other += t.user_time + t.system_time
-        return main, other
+                        try:
+                            kind = Path(f"/proc/{p.pid}/task/{t.id}/comm").read_text().strip()
+                        except OSError:
+                            kind = "?"
+                        kind = "python threads" if kind.startswith("python") else kind
+                    out[kind] = out.get(kind, 0.0) + t.user_time + t.system_time
+        return out
 
     def wait_ready(self, timeout: float = 60.0) -> float:
         started = time.monotonic()
@@ -322,6 +328,11 @@ def _messages(seed: int = 11) -> list[dict[str, Any]]:
     return out
 
 
+def _diff(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    diff = {k: round(v - before.get(k, 0.0), 1) for k, v in after.items()}
+    return {k: v for k, v in sorted(diff.items(), key=lambda kv: -kv[1]) if v >= 0.1}
+
+
 def _stats(values: list[float]) -> dict[str, float | None]:
     return {
         "p50": loadgen.percentile(values, 50),
@@ -410,6 +421,7 @@ def run(
     details: dict[str, Any] = {}
     metrics: list[dict[str, Any]] = []
     began = time.monotonic()
+    load_before = round(os.getloadavg()[0], 2)
     messages = _messages()
 
     with tempfile.TemporaryDirectory(prefix="pulse-bench-collector-") as tmp_name:
@@ -466,10 +478,7 @@ def run(
         split0 = collector.cpu_split()
         thr, thr_cpu = _closed(collector, templates, duration, connections, processes)
         split1 = collector.cpu_split()
-        details["collector CPU in throughput run: event-loop thread / other threads (s)"] = (
-            round(split1[0] - split0[0], 1),
-            round(split1[1] - split0[1], 1),
-        )
+        details["collector CPU s by thread in throughput run"] = _diff(split0, split1)
         details["collector /v1/batch"] = thr.summary()
         drain = _wait_drained(collector, timeout=60.0)
 
@@ -499,10 +508,7 @@ def run(
         )
         open_cpu = collector.cpu_seconds() - open_cpu0
         split1 = collector.cpu_split()
-        details["collector CPU at 10k events/s: event-loop thread / other threads (s)"] = (
-            round(split1[0] - split0[0], 1),
-            round(split1[1] - split0[1], 1),
-        )
+        details["collector CPU s by thread at 10k events/s"] = _diff(split0, split1)
         details["collector open loop"] = lat.summary()
         expected = lat.sent * BATCH
         deadline = time.monotonic() + 20.0
@@ -681,6 +687,8 @@ def run(
         "live": "available" if live_ok else "not available",
         "startup_s": round(startup, 1),
         "total_s": round(elapsed, 1),
+        # other work on this 2-core box skews everything: load average before/after the run
+        "load_avg_1m": f"{load_before} → {round(os.getloadavg()[0], 2)}",
     }
     details["status counts"] = {"throughput": thr.status_counts, "open loop": lat.status_counts}
     if thr.error_sample or lat.error_sample:
