@@ -67,6 +67,11 @@ class RecentIds:
             dropped += 1
         return dropped
 
+    def discard(self, message_id: str) -> None:
+        """Forget ``message_id`` (e.g. its event was not stored, so a retry must not count as a
+        repeat)."""
+        self._ids.pop(message_id, None)
+
     def __len__(self) -> int:
         return len(self._ids)
 

@@ -55,12 +55,19 @@ def simulate(users: int, days: int, seed: int, end_date) -> None:
 @main.command()
 @click.option("--host", default=None, help="Bind address (default PULSE_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default PULSE_COLLECTOR_PORT).")
-def collector(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes sharing the port; each has its own WAL (<id>-<n>).",
+)
+def collector(host: str | None, port: int | None, workers: int) -> None:
     """Run the Segment-compatible HTTP collector until interrupted."""
     from lake.collector.server import run
 
     settings = _settings()
-    run(settings, host or settings.host, port or settings.collector_port)
+    run(settings, host or settings.host, port or settings.collector_port, workers=workers)
 
 
 @main.group()

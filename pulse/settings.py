@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     flush_interval_seconds: float = Field(default=5.0, gt=0)
     flush_max_events: int = Field(default=50_000, gt=0)
 
+    # How many proxies in front of the collector append to X-Forwarded-For. 0 ignores the header
+    # (anyone could forge it) and uses the connection's address.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+
     # Backpressure: above either bound the collector answers 503 + Retry-After instead of growing.
     max_wal_pending_events: int = Field(default=2_000_000, gt=0)
     max_flush_lag_seconds: float = Field(default=60.0, gt=0)

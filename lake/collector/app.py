@@ -37,8 +37,12 @@ from lake.collector.logs import Throttle
 from lake.collector.metrics import CONTENT_TYPE, CollectorMetrics
 from lake.collector.openapi import SHORT
 from lake.collector.openapi import build as build_openapi
+from lake.dedupe import RecentIds
+from lake.live import LiveHub
 from lake.pipeline import EVENT, QUARANTINE, mask_batch_envelope, prepare, schema_check
 from lake.privacy import MaskCounts, key_bytes
+from lake.ratelimit import build_rate_limiter
+from lake.schemas import SchemaRegistry
 from lake.sources import MISS, Source, authenticate, cached_source
 from lake.wal import WALClosedError, WriteAheadLog
 from lake.writer import DeltaSink
@@ -48,9 +52,6 @@ from pulse.settings import Settings
 log = logging.getLogger("lake.collector")
 
 SINGLE_TYPES = ("track", "identify", "page", "screen", "group", "alias")
-# How many proxies in front of the collector append to X-Forwarded-For. 0: ignore the header
-# (anyone could forge it). Read from settings.trusted_proxy_hops once that setting exists.
-DEFAULT_TRUSTED_PROXY_HOPS = 0
 DEDUPE_CAPACITY = 1_000_000
 DEDUPE_TTL_SECONDS = 86_400.0
 
@@ -80,39 +81,6 @@ def error(status: int, code: str, message: str, retry_after: float | None = None
     return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
 
 
-def _optional_components(settings: Settings) -> dict[str, Any]:
-    """Schema registry, rate limiter and dedupe set (each optional until it exists)."""
-    out: dict[str, Any] = {"registry": None, "limiter": None, "seen": None}
-    try:
-        from lake.schemas import SchemaRegistry
-    except ImportError:
-        log.warning("lake.schemas not available: events are not validated against schemas")
-    else:
-        out["registry"] = SchemaRegistry.load()
-    try:
-        from lake.ratelimit import build_rate_limiter
-    except ImportError:
-        log.warning("lake.ratelimit not available: no rate limit")
-    else:
-        out["limiter"] = build_rate_limiter(settings)
-    try:
-        from lake.dedupe import RecentIds
-    except ImportError:
-        log.warning("lake.dedupe not available: repeats are removed downstream only")
-    else:
-        out["seen"] = RecentIds(capacity=DEDUPE_CAPACITY, ttl_seconds=DEDUPE_TTL_SECONDS)
-    return out
-
-
-def build_live_hub(settings: Settings) -> Any:
-    """The live fan-out hub, or None when lake.live is not installed."""
-    try:
-        from lake.live import LiveHub
-    except ImportError:
-        return None
-    return LiveHub(settings)
-
-
 class Collector:
     """Everything the request handlers share; opened and closed by the app lifespan."""
 
@@ -133,14 +101,12 @@ class Collector:
         self.flusher = Flusher(settings, self.sink, self.wal)
         self.flusher.on_commit = self.metrics.on_commit
         self.wal.on_durable = self.flusher.notify
-        hops = trusted_proxy_hops
-        if hops is None:
-            hops = int(getattr(settings, "trusted_proxy_hops", DEFAULT_TRUSTED_PROXY_HOPS) or 0)
-        self.trusted_proxy_hops = hops
-        parts = _optional_components(settings)
-        self.registry = parts["registry"]
-        self.limiter = parts["limiter"]
-        self.seen = parts["seen"]
+        self.trusted_proxy_hops = (
+            settings.trusted_proxy_hops if trusted_proxy_hops is None else trusted_proxy_hops
+        )
+        self.registry = SchemaRegistry.load()
+        self.limiter = build_rate_limiter(settings)
+        self.seen = RecentIds(capacity=DEDUPE_CAPACITY, ttl_seconds=DEDUPE_TTL_SECONDS)
         self.hub = hub
         self._checks: dict[str, Any] = {}
         self.retry_after_overloaded = max(1.0, settings.flush_interval_seconds)
@@ -176,8 +142,6 @@ class Collector:
     # ---- request helpers -----------------------------------------------------------------------
     def event_check(self, source: Source) -> Any:
         """The schema check for a source (cached per unknown-event policy)."""
-        if self.registry is None:
-            return None
         policy = source.settings.get("unknown_event_policy") or self.settings.unknown_event_policy
         check = self._checks.get(policy)
         if check is None:
@@ -308,7 +272,7 @@ async def _ingest(request: Request, collector: Collector, single_type: str | Non
             )
     else:
         messages = [body]
-    if collector.limiter is not None and messages:
+    if messages:
         wait = await collector.limiter.acquire(source.source_id, len(messages))
         if wait > 0:
             collector.note(logging.INFO, "rate_limited", key=f"rl:{source.source_id}",
@@ -346,7 +310,7 @@ async def _ingest(request: Request, collector: Collector, single_type: str | Non
     records = prepared.records
     duplicates = 0
     seen = collector.seen
-    if seen is not None and prepared.accepted:
+    if prepared.accepted:
         now = time.time()
         kept = []
         for record in records:
@@ -359,8 +323,7 @@ async def _ingest(request: Request, collector: Collector, single_type: str | Non
         try:
             await collector.wal.append_async(records)
         except (OSError, WALClosedError) as exc:
-            if seen is not None:
-                _forget(seen, [row["message_id"] for kind, row in records if kind == EVENT])
+            _forget(seen, [row["message_id"] for kind, row in records if kind == EVENT])
             collector.note(logging.ERROR, "wal_append_failed", key="wal", error=str(exc))
             raise RequestError(
                 503, "wal_unavailable", "could not persist events; retry later",
@@ -396,15 +359,10 @@ async def _ingest(request: Request, collector: Collector, single_type: str | Non
     return JSONResponse(content)
 
 
-def _forget(seen: Any, message_ids: list[str]) -> None:
+def _forget(seen: RecentIds, message_ids: list[str]) -> None:
     """Un-see ids that were not stored, so the client's retry is not dropped as a repeat."""
-    discard = getattr(seen, "discard", None)
-    ids = getattr(seen, "_ids", None)  # RecentIds has no discard() yet
     for mid in message_ids:
-        if discard is not None:
-            discard(mid)
-        elif ids is not None:
-            ids.pop(mid, None)
+        seen.discard(mid)
 
 
 Handler = Callable[[Request, Collector], Awaitable[Response]]
@@ -487,7 +445,7 @@ def create_app(
     ``enable_noop`` adds ``POST /v1/noop`` (reads the body, does nothing) for benchmarks only.
     """
     openapi = orjson.dumps(build_openapi(include_noop=enable_noop))
-    hub = build_live_hub(settings)
+    hub = LiveHub(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -504,9 +462,8 @@ def create_app(
             if collector.hub is not None:
                 with contextlib.suppress(Exception):
                     await collector.hub.stop()
-            if collector.limiter is not None:
-                with contextlib.suppress(Exception):
-                    await collector.limiter.aclose()
+            with contextlib.suppress(Exception):
+                await collector.limiter.aclose()
             collector.close()
             collector.note(
                 logging.INFO, "collector_stopped", flushed_rows=collector.flusher.rows_flushed
@@ -532,6 +489,5 @@ def create_app(
     ]
     if enable_noop:
         routes.append(Route("/v1/noop", _endpoint("/v1/noop", _noop), methods=["POST"]))
-    if hub is not None:
-        routes += list(hub.routes())
+    routes += list(hub.routes())
     return Starlette(routes=routes, lifespan=lifespan)

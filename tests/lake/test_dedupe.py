@@ -76,3 +76,13 @@ def test_speed_smoke() -> None:
         f"RecentIds.add_if_new: new id {new_ns:.0f} ns/op (at capacity), repeat {repeat_ns:.0f} ns/op"
     )
     assert len(seen) == 100_000
+
+
+def test_a_discarded_id_is_new_again():
+    seen = RecentIds(capacity=10, ttl_seconds=60)
+    assert seen.add_if_new("m1", now=0.0)
+    seen.discard("m1")
+    assert "m1" not in seen
+    assert seen.add_if_new("m1", now=1.0), "a retry after a failed store must not be a repeat"
+    seen.discard("never-seen")  # forgetting an unknown id is a no-op
+    assert len(seen) == 1
