@@ -2,117 +2,28 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import polars as pl
 import pytest
-
-from lake.sources import create_source
-from pulse.metadata import engine_for
-from pulse.settings import Settings
+from collector_harness import Collector, basic, new_source, table, wait_for
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 EMAIL = "secret.person@example.com"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    data_dir: Path
-    port: int
-    env: dict[str, str]
-    proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "lake.collector",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            cwd=REPO,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=(self.data_dir.parent / "collector.log").open("ab"),
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (self.data_dir.parent / "collector.log").read_text()
-            try:
-                if httpx.get(self.url + "/health", timeout=0.5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise AssertionError("collector did not start")
-
-    def stop(self) -> None:
-        """Graceful stop (SIGTERM): the lifespan flushes the WAL to Delta."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            # uvicorn re-raises the captured SIGTERM after its graceful shutdown completed
-            assert self.proc.wait(timeout=30) in (0, -signal.SIGTERM)
-            log = (self.data_dir.parent / "collector.log").read_text()
-            last = json.loads(log.rstrip().splitlines()[-1])  # structured JSON log lines
-            assert last["msg"] == f"Finished server process [{self.proc.pid}]", log[-2000:]
-        self.proc = None
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()  # SIGKILL: no flush, no cleanup
-        self.proc.wait(timeout=10)
-        self.proc = None
-
-
-def make_server(tmp: Path, flush_interval: float) -> tuple[Server, str]:
+def make_server(tmp: Path, flush_interval: float) -> tuple[Collector, str]:
     data_dir = tmp / "data"
-    settings = Settings(data_dir=data_dir)
-    _, key = create_source(engine_for(settings), f"app-{tmp.name}")
-    env = {
-        **os.environ,
-        "PULSE_DATA_DIR": str(data_dir),
-        "PULSE_FLUSH_INTERVAL_SECONDS": str(flush_interval),
-        "PULSE_COLLECTOR_ID": "it",
-    }
-    return Server(data_dir, free_port(), env), key
-
-
-def basic(key: str, colon: bool = True) -> dict[str, str]:
-    token = base64.b64encode(f"{key}{':' if colon else ''}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
-def table(data_dir: Path, name: str) -> pl.DataFrame:
-    return pl.read_delta(str(data_dir / "lake" / "bronze" / name))
+    key = new_source(data_dir, f"app-{tmp.name}")
+    env = {"PULSE_FLUSH_INTERVAL_SECONDS": str(flush_interval)}
+    return Collector(data_dir, collector_id="it", env_extra=env), key
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[Server, str]]:
+def server(tmp_path_factory) -> Iterator[tuple[Collector, str]]:
     srv, key = make_server(tmp_path_factory.mktemp("collector"), flush_interval=0.2)
     srv.start()
     yield srv, key
@@ -122,15 +33,6 @@ def server(tmp_path_factory) -> Iterator[tuple[Server, str]]:
 def rows_with_prefix(data_dir: Path, prefix: str, n: int) -> pl.DataFrame | None:
     df = table(data_dir, "events").filter(pl.col("message_id").str.starts_with(prefix))
     return df if df.height == n else None
-
-
-def wait_for(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (result := predicate()) is not None and result is not False:
-            return result
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_health(server):
