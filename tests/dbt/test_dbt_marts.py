@@ -1,7 +1,9 @@
 """Build the real dbt project on a tiny hand-made bronze lake and check the published gold marts.
 
 One session-scoped `dbt build` (seeds, models, data tests, unit tests) runs in a subprocess against a
-temporary lake and warehouse; every test then reads the gold Parquet files the way readers do.
+temporary lake (events + the app's reference snapshots) and warehouse; every test then reads the
+models from the warehouse file, opened read-only after dbt has exited (publishing marts for readers
+is the orchestration's job, tested there).
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
 from lake.tables import EVENTS_PARTITION_BY, EVENTS_SCHEMA
+
+SNAPSHOT_EXPORTED_AT = datetime(2024, 3, 8, tzinfo=UTC)
 
 pytestmark = pytest.mark.integration
 
@@ -239,6 +244,7 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory) -> dict:
             partition_by=EVENTS_PARTITION_BY,
             mode="append",
         )
+    _write_snapshots(lake_dir)
     env = {
         **os.environ,
         "PULSE_LAKE_DIR": str(lake_dir),
@@ -252,11 +258,81 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory) -> dict:
     seconds = time.monotonic() - started
     assert proc.returncode == 0, f"dbt build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
     run_results = json.loads((target_dir / "run_results.json").read_text())
-    return {"gold": lake_dir / "gold", "run_results": run_results, "seconds": seconds}
+    return {
+        "warehouse": root / "warehouse" / "pulse.duckdb",
+        "run_results": run_results,
+        "seconds": seconds,
+    }
+
+
+def _write_snapshots(lake_dir: Path) -> None:
+    """The app's reference exports, as lake.snapshots lands them (bronze/app_<name>)."""
+    stamp = {"_exported_at": SNAPSHOT_EXPORTED_AT}
+    rows = {
+        "users": [
+            {
+                "user_id": user_id,
+                "anonymous_id": anonymous_id,
+                "signup_at": _at(D1, 9, 1)
+                if user_id == "u2"
+                else _at(D1, 0, 0) - timedelta(days=90),
+                "acquisition_channel": "organic",
+                "platform": "ios",
+                "country": "US",
+                "locale": "en-US",
+                "age_band": "25-34",
+                "fitness_goal": "build_strength",
+                "plan": "premium_monthly" if user_id != "u2" else "free",
+                "status": "active",
+                **stamp,
+            }
+            for user_id, anonymous_id in (("u1", "a1"), ("u2", "a2"), ("u3", None))
+        ],
+        "programs": [
+            {
+                "program_id": "p1",
+                "trainer_id": "t1",
+                "title": "Core",
+                "category": "pilates",
+                "price": 29.99,
+                "level": "beginner",
+                **stamp,
+            }
+        ],
+        "trainers": [
+            {
+                "trainer_id": "t1",
+                "name": "coach_t1",
+                "commission_rate": 0.3,
+                "specialty": "pilates",
+                **stamp,
+            }
+        ],
+        "plans": [
+            {
+                "plan_id": plan_id,
+                "name": plan_id,
+                "monthly_price": price,
+                "billing_period": period,
+                **stamp,
+            }
+            for plan_id, price, period in (
+                ("free", 0.0, "none"),
+                ("premium_monthly", 9.99, "monthly"),
+            )
+        ],
+    }
+    for name, table_rows in rows.items():
+        write_deltalake(
+            str(lake_dir / "bronze" / f"app_{name}"),
+            pa.Table.from_pylist(table_rows),
+            mode="overwrite",
+        )
 
 
 def _gold(built_lake: dict, model: str) -> pl.DataFrame:
-    return pl.read_parquet(built_lake["gold"] / f"{model}.parquet")
+    with duckdb.connect(str(built_lake["warehouse"]), read_only=True) as con:
+        return con.sql(f"select * from main.{model}").pl()
 
 
 def test_build_runs_unit_tests_and_data_tests_and_all_pass(built_lake: dict) -> None:
@@ -265,26 +341,17 @@ def test_build_runs_unit_tests_and_data_tests_and_all_pass(built_lake: dict) -> 
     assert all(s in {"success", "pass"} for s in statuses.values()), statuses
     unit = [u for u in statuses if u.startswith("unit_test.")]
     assert {u.rsplit(".", 1)[-1] for u in unit} >= {
-        "test_fct_sessions_splits_on_inactivity_gap_and_ignores_non_activity",
+        "test_int_sessions_splits_on_inactivity_gap_and_ignores_non_activity",
         "test_exec_daily_kpis_dau_revenue_and_date_spine",
         "test_stg_events_keeps_first_received_copy_and_names_events",
     }
     data_tests = [u for u in statuses if u.startswith("test.")]
     assert len(data_tests) >= 30
     assert any("relationships_fct_sessions_user_id" in t for t in data_tests)
+    assert any("unique_dim_programs_program_id" in t for t in data_tests)
     assert any("accepted_values_stg_events_event_type" in t for t in data_tests)
     for model in MARTS:
         assert statuses[f"model.pulse.{model}"] == "success"
-
-
-def test_marts_are_published_as_parquet_in_gold(built_lake: dict) -> None:
-    assert sorted(p.name for p in built_lake["gold"].glob("*.parquet")) == [
-        "dim_users.parquet",
-        "exec_daily_kpis.parquet",
-        "fct_sessions.parquet",
-        "fct_user_daily.parquet",
-    ]
-    assert not list(built_lake["gold"].glob("tmp_*")), "temporary files left behind"
 
 
 def test_exec_daily_kpis_counts_dau_new_users_and_revenue(built_lake: dict) -> None:

@@ -1,14 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='activity_date',
+        tags=['daily'],
+    )
+}}
+
 with
 
 events as (
 
     select * from {{ ref('stg_events') }}
+    where {{ event_date_window('event_date', this_column='activity_date') }}
 
 ),
 
 sessions as (
 
-    select * from {{ ref('fct_sessions') }}
+    select * from {{ ref('int_sessions') }}
+    where {{ event_date_window('session_date', this_column='activity_date') }}
 
 ),
 

@@ -1,0 +1,54 @@
+with
+
+events as (
+
+    select * from {{ ref('stg_events') }}
+
+),
+
+engagement as (
+
+    select *
+    from events
+    where event_name in ('App Opened', 'Screen Viewed', 'Feature Used')
+        or event_type = 'screen'
+
+),
+
+renamed as (
+
+    select
+        ----------  ids
+        message_id,
+        user_id,
+        anonymous_id,
+        coalesce(user_id, anonymous_id) as user_key,
+
+        ----------  event
+        case
+            when event_name = 'App Opened' then 'app_open'
+            when event_name = 'Feature Used' then 'feature_use'
+            else 'screen_view'
+        end as engagement_kind,
+        event_name,
+        case
+            when event_type = 'screen' then substr(event_name, length('screen:') + 1)
+            when event_name = 'Screen Viewed' then coalesce(
+                json_extract_string(properties, '$.name'),
+                json_extract_string(properties, '$.screen'),
+                '(unnamed)'
+            )
+        end as screen_name,
+        json_extract_string(properties, '$.feature') as feature,
+        try_cast(json_extract_string(properties, '$.from_background') as boolean) as is_from_background,
+        platform,
+
+        ----------  timestamps (UTC)
+        event_at,
+        event_date
+
+    from engagement
+
+)
+
+select * from renamed
