@@ -1,0 +1,443 @@
+"""Headline metrics of the marts against an independent recomputation (issue 4, Correctness).
+
+The real pipeline runs once for the module (``pulse demo --no-serve`` in a subprocess, its own data
+dir and collector port). Every metric is then recomputed in polars from the simulator's raw
+messages (``sim/events.parquet``: malformed ones per ``ground_truth.json`` removed, deduplicated on
+messageId) following the *written* definitions of docs/metrics.md — not the SQL — and compared
+with the published marts (``lake.gold.read_mart``). Where the simulator's ground truth knows the
+answer (signups, revenue, acceptance per model version, end-of-window plans) the recomputation is
+checked against it too, so neither side can drift alone.
+
+Tolerances: counts and rates of counts are exact. Money is summed in floating point on both sides
+(DuckDB and polars add in different orders), so money compares to 0.5 cent per day.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from datetime import date, timedelta
+
+import orjson
+import polars as pl
+import pytest
+
+from pulse.settings import Settings, get_settings
+
+pytestmark = pytest.mark.integration
+
+END_DATE = date(2026, 3, 1)  # exclusive: the world covers [END_DATE - DAYS, END_DATE)
+DAYS = 45
+USERS = 300
+SEED = 3
+MONEY_ABS = 0.005  # USD: float sums in a different order
+
+# The written definitions (docs/metrics.md), restated here independently of the dbt macros.
+ACTIVITY_TYPES = ("track", "page", "screen")
+NON_ACTIVITY_EVENTS = (
+    "Model Deployed",
+    "Model Rolled Back",
+    "API Request",
+    "Subscription Renewed",
+    "Payment Failed",
+)
+SYSTEM_ANONYMOUS_IDS = ("system:recommender",)
+GROSS_REVENUE_EVENTS = ("Program Purchased", "Subscription Started", "Subscription Renewed")
+REFUND_EVENTS = ("Program Refunded",)
+FUNNEL_WINDOW = timedelta(days=14)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory) -> Settings:
+    """Run the user's path once: ``pulse demo --no-serve`` in a subprocess.
+
+    ``PULSE_METRICS_TEST_DATA_DIR`` reuses a data dir already built by that same command (for
+    iterating on the marts without re-running the demo)."""
+    reuse = os.environ.get("PULSE_METRICS_TEST_DATA_DIR")
+    if reuse:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("PULSE_DATA_DIR", reuse)
+            get_settings.cache_clear()
+            yield get_settings()
+        get_settings.cache_clear()
+        return
+    data_dir = tmp_path_factory.mktemp("metrics") / "data"
+    env = {
+        **os.environ,
+        "PULSE_DATA_DIR": str(data_dir),
+        "PULSE_COLLECTOR_PORT": str(_free_port()),
+        "PULSE_FLUSH_INTERVAL_SECONDS": "1",
+    }
+    args = ["--users", str(USERS), "--days", str(DAYS), "--seed", str(SEED)]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pulse.cli",
+            "demo",
+            "--no-serve",
+            *args,
+            "--end-date",
+            str(END_DATE),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PULSE_DATA_DIR", str(data_dir))
+        get_settings.cache_clear()
+        yield get_settings()
+    get_settings.cache_clear()
+
+
+def read_mart(settings: Settings, name: str) -> pl.DataFrame:
+    """A published mart (lake.gold: the current publication)."""
+    from lake.gold import MartNotPublished
+    from lake.gold import read_mart as gold_read_mart
+
+    try:
+        return gold_read_mart(settings, name)
+    except MartNotPublished:
+        pass
+    # TEMPORARY until the publish step lands: the warehouse, read-only (nothing else runs now).
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return con.sql(f'select * from main."{name}"').pl()
+
+
+@pytest.fixture(scope="module")
+def truth(settings) -> dict:
+    return orjson.loads((settings.sim_dir / "ground_truth.json").read_bytes())
+
+
+@pytest.fixture(scope="module")
+def events(settings, truth) -> pl.DataFrame:
+    """One row per valid, unique message, with the fields the definitions use."""
+    malformed = set(truth["malformed_message_ids"])
+    raw = pl.read_parquet(settings.sim_dir / "events.parquet", columns=["message_id", "payload"])
+    raw = raw.filter(
+        pl.col("message_id").is_not_null() & ~pl.col("message_id").is_in(malformed)
+    ).unique("message_id", keep="first", maintain_order=True)
+    p = pl.col("payload")
+    out = raw.select(
+        "message_id",
+        type=p.str.json_path_match("$.type"),
+        event=p.str.json_path_match("$.event"),
+        user_id=p.str.json_path_match("$.userId"),
+        anonymous_id=p.str.json_path_match("$.anonymousId"),
+        # The simulator's messages carry no sentAt, so the skew correction is the identity.
+        at=p.str.json_path_match("$.timestamp").str.to_datetime(
+            "%Y-%m-%dT%H:%M:%S%.3fZ", time_unit="us", time_zone="UTC"
+        ),
+        revenue=p.str.json_path_match("$.properties.revenue").cast(pl.Float64),
+        plan=p.str.json_path_match("$.properties.plan"),
+        model_version=p.str.json_path_match("$.properties.model_version"),
+        recommendation_id=p.str.json_path_match("$.properties.recommendation_id"),
+    ).with_columns(day=pl.col("at").dt.date())
+    assert out.height == truth["message_counts"]["well_formed_unique"]
+    return out
+
+
+def _is_activity() -> pl.Expr:
+    return (
+        pl.col("type").is_in(ACTIVITY_TYPES)
+        & ~pl.col("event").fill_null("").is_in(NON_ACTIVITY_EVENTS)
+        & ~pl.col("anonymous_id").fill_null("").is_in(SYSTEM_ANONYMOUS_IDS)
+        & pl.col("user_id").is_not_null()
+    )
+
+
+def _days(first: date, last: date) -> pl.DataFrame:
+    return pl.DataFrame({"day": pl.date_range(first, last, "1d", eager=True)})
+
+
+@pytest.fixture(scope="module")
+def active(events) -> pl.DataFrame:
+    """(user_id, day) pairs with at least one activity event."""
+    return events.filter(_is_activity()).select("user_id", "day").unique()
+
+
+def _trailing_active(active: pl.DataFrame, days: pl.DataFrame, width: int) -> pl.DataFrame:
+    """Distinct active users in the trailing ``width`` days including each day."""
+    rows = []
+    for (day,) in days.iter_rows():
+        window = active.filter(
+            (pl.col("day") > day - timedelta(days=width)) & (pl.col("day") <= day)
+        )
+        rows.append({"day": day, "users": window["user_id"].n_unique()})
+    return pl.DataFrame(rows)
+
+
+# ---- DAU, WAU, MAU -----------------------------------------------------------------------------
+
+
+def test_dau_matches_exec_kpis_and_engagement_mart(settings, events, active):
+    expected = active.group_by("day").agg(dau=pl.len())
+    days = _days(events["day"].min(), events["day"].max())
+    expected = days.join(expected, on="day", how="left").fill_null(0).sort("day")
+
+    kpis = read_mart(settings, "exec_daily_kpis").sort("kpi_date")
+    assert kpis["kpi_date"].to_list() == expected["day"].to_list()
+    assert kpis["dau"].to_list() == expected["dau"].to_list()
+
+    eng = read_mart(settings, "eng_active_users_daily").sort("activity_date")
+    assert eng["activity_date"].to_list() == expected["day"].to_list()
+    assert eng["dau"].to_list() == expected["dau"].to_list()
+
+
+def test_wau_mau_and_stickiness_are_trailing_distinct_counts(settings, events, active):
+    days = _days(events["day"].min(), events["day"].max())
+    wau = _trailing_active(active, days, 7)
+    mau = _trailing_active(active, days, 30)
+    eng = read_mart(settings, "eng_active_users_daily").sort("activity_date")
+    assert eng["wau"].to_list() == wau["users"].to_list()
+    assert eng["mau"].to_list() == mau["users"].to_list()
+    # stickiness = DAU / MAU (exact ratio of two exact counts)
+    for dau, m, got in zip(eng["dau"], eng["mau"], eng["stickiness"], strict=True):
+        assert got == pytest.approx(dau / m if m else 0.0, abs=1e-9)
+    # the last day's MAU covers a full 30-day window
+    assert eng["mau"][-1] >= eng["wau"][-1] >= eng["dau"][-1] > 0
+
+
+# ---- new users ---------------------------------------------------------------------------------
+
+
+def test_new_users_match_signups_and_ground_truth(settings, events, truth):
+    signups = events.filter(pl.col("event") == "Signed Up")
+    expected = signups.group_by("day").agg(new_users=pl.col("user_id").n_unique())
+    kpis = read_mart(settings, "exec_daily_kpis")
+    joined = kpis.join(expected, left_on="kpi_date", right_on="day", how="left").fill_null(0)
+    assert joined["new_users"].to_list() == joined["new_users_right"].to_list()
+    # Ground truth: every member who signed up inside the window, exactly once.
+    assert kpis["new_users"].sum() == truth["new_user_count"]
+    users = pl.read_parquet(settings.sim_dir / "users.parquet")
+    in_window = users.filter(
+        pl.col("signup_at").dt.date() >= date.fromisoformat(truth["start_date"])
+    )
+    by_day = in_window.group_by(day=pl.col("signup_at").dt.date()).agg(n=pl.len())
+    joined = kpis.join(by_day, left_on="kpi_date", right_on="day", how="left").fill_null(0)
+    assert joined["new_users"].to_list() == joined["n"].to_list()
+
+
+# ---- revenue -----------------------------------------------------------------------------------
+
+
+def test_daily_revenue_matches_and_totals_match_ground_truth(settings, events, truth):
+    expected = events.group_by("day").agg(
+        gross=pl.col("revenue").filter(pl.col("event").is_in(GROSS_REVENUE_EVENTS)).sum(),
+        refunds=pl.col("revenue").abs().filter(pl.col("event").is_in(REFUND_EVENTS)).sum(),
+    )
+    kpis = read_mart(settings, "exec_daily_kpis")
+    joined = kpis.join(expected, left_on="kpi_date", right_on="day", how="left").fill_null(0.0)
+    for row in joined.iter_rows(named=True):
+        assert row["gross_revenue"] == pytest.approx(row["gross"], abs=MONEY_ABS), row["kpi_date"]
+        assert row["refunds"] == pytest.approx(row["refunds_right"], abs=MONEY_ABS)
+        assert row["revenue"] == pytest.approx(row["gross"] - row["refunds_right"], abs=MONEY_ABS)
+    money = truth["revenue_usd"]  # what the simulator charged and refunded, in the window
+    assert kpis["subscription_revenue"].sum() == pytest.approx(money["subscriptions"], abs=0.01)
+    assert kpis["program_revenue"].sum() == pytest.approx(money["programs"], abs=0.01)
+    assert kpis["refunds"].sum() == pytest.approx(money["refunds"], abs=0.01)
+
+
+def test_revenue_by_stream_agrees_with_exec_kpis(settings):
+    streams = read_mart(settings, "rev_daily_by_stream")
+    kpis = read_mart(settings, "exec_daily_kpis")
+    date_col = next(c for c in ("revenue_date", "date", "activity_date") if c in streams.columns)
+    value_col = next(c for c in ("net_revenue", "revenue") if c in streams.columns)
+    per_day = streams.group_by(date_col).agg(pl.col(value_col).sum())
+    joined = kpis.join(per_day, left_on="kpi_date", right_on=date_col, how="left").fill_null(0.0)
+    for got, want in zip(
+        joined[value_col + "_right" if value_col == "revenue" else value_col],
+        joined["revenue"],
+        strict=True,
+    ):
+        assert got == pytest.approx(want, abs=MONEY_ABS)
+
+
+# ---- MRR ---------------------------------------------------------------------------------------
+
+
+def _expected_mrr(settings: Settings, events: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
+    """MRR at the end of each day: every user whose latest subscription event on or before that
+    day is Started/Renewed pays the plan's monthly price (app_plans.monthly_price; an annual plan
+    counts price/12)."""
+    plans = pl.read_parquet(settings.sim_dir / "plans.parquet").select(
+        plan="plan_id", monthly_price="monthly_price"
+    )
+    subs = events.filter(
+        pl.col("event").is_in(
+            ["Subscription Started", "Subscription Renewed", "Subscription Cancelled"]
+        )
+    ).sort("at")
+    rows = []
+    for (day,) in days.iter_rows():
+        latest = (
+            subs.filter(pl.col("day") <= day)
+            .group_by("user_id")
+            .agg(pl.col("event").last(), pl.col("plan").last())
+            .filter(pl.col("event") != "Subscription Cancelled")
+            .join(plans, on="plan", how="left")
+        )
+        rows.append(
+            {"day": day, "mrr": latest["monthly_price"].sum(), "paying_subscribers": latest.height}
+        )
+    return pl.DataFrame(rows)
+
+
+def test_mrr_follows_subscription_events(settings, events):
+    days = _days(events["day"].min(), events["day"].max())
+    expected = _expected_mrr(settings, events, days)
+    mart = read_mart(settings, "rev_mrr_daily")
+    date_col = next(c for c in ("date", "mrr_date", "activity_date") if c in mart.columns)
+    joined = expected.join(mart, left_on="day", right_on=date_col, how="left")
+    assert joined["mrr_right"].null_count() == 0
+    for row in joined.iter_rows(named=True):
+        assert row["mrr_right"] == pytest.approx(row["mrr"], abs=MONEY_ABS), row["day"]
+        assert row["paying_subscribers_right"] == row["paying_subscribers"], row["day"]
+
+
+# ---- week-1 retention of one cohort -------------------------------------------------------------
+
+
+def test_week_one_retention_of_one_weekly_cohort(settings, events, active):
+    """Cohort: members whose first Signed Up falls in the ISO week (Monday start, UTC) starting
+    ``cohort_start``; week-1 calendar n-day retention: share of the cohort with an activity event
+    in the following calendar week."""
+    signups = (
+        events.filter(pl.col("event") == "Signed Up")
+        .group_by("user_id")
+        .agg(signed_up_at=pl.col("at").min())
+        .with_columns(cohort_start=pl.col("signed_up_at").dt.date().dt.truncate("1w"))
+    )
+    first_full = date.fromisoformat(str(events["day"].min()))
+    cohort_start = signups.filter(pl.col("cohort_start") >= first_full)["cohort_start"].min()
+    cohort = signups.filter(pl.col("cohort_start") == cohort_start)["user_id"]
+    week1 = active.filter(
+        pl.col("user_id").is_in(cohort.implode())
+        & (pl.col("day") >= cohort_start + timedelta(days=7))
+        & (pl.col("day") < cohort_start + timedelta(days=14))
+    )["user_id"].n_unique()
+    assert cohort.len() > 0
+
+    mart = read_mart(settings, "eng_cohort_retention").filter(
+        (pl.col("cohort_grain") == "week")
+        & (pl.col("cohort_start") == cohort_start)
+        & (pl.col("window_type") == "calendar")
+        & (pl.col("retention_kind") == "n_day")
+    )
+    size = mart.filter(pl.col("period_number") == 0)["cohort_size"].to_list()
+    assert size == [cohort.len()]
+    row = mart.filter(pl.col("period_number") == 1)
+    assert row["cohort_size"].to_list() == [cohort.len()]
+    assert row["retained_users"].to_list() == [week1]
+    assert row["retention_rate"][0] == pytest.approx(week1 / cohort.len(), abs=1e-9)
+
+
+# ---- signup → purchase conversion --------------------------------------------------------------
+
+
+def test_signup_to_purchase_conversion(settings, events):
+    """Per signed-up member: converted when a Program Purchased happens within 14 days (336 h)
+    after the first Signed Up. Conversion rate = converted / signups."""
+    signups = (
+        events.filter(pl.col("event") == "Signed Up")
+        .group_by("user_id")
+        .agg(signed_up_at=pl.col("at").min())
+    )
+    purchases = (
+        events.filter(pl.col("event") == "Program Purchased")
+        .join(signups, on="user_id")
+        .filter(pl.col("at") >= pl.col("signed_up_at"))
+        .group_by("user_id")
+        .agg(first_purchase_at=pl.col("at").min())
+    )
+    expected = signups.join(purchases, on="user_id", how="left").with_columns(
+        converted=(pl.col("first_purchase_at") - pl.col("signed_up_at") <= FUNNEL_WINDOW).fill_null(
+            False
+        )
+    )
+    funnel = read_mart(settings, "eng_signup_funnel")
+    joined = expected.join(funnel, on="user_id", how="full", coalesce=True)
+    assert joined.height == expected.height == funnel.height
+    mismatched = joined.filter(pl.col("converted") != pl.col("converted_purchase_within_window"))
+    assert mismatched.is_empty(), mismatched.head()
+    assert expected["converted"].sum() > 0
+
+    daily = read_mart(settings, "eng_signup_funnel_daily")
+    per_day = expected.group_by(day=pl.col("signed_up_at").dt.date()).agg(
+        signups=pl.len(), purchased=pl.col("converted").sum()
+    )
+    date_col = next(c for c in ("signup_date", "date") if c in daily.columns)
+    joined = per_day.join(daily, left_on="day", right_on=date_col, how="left")
+    assert joined["signups"].to_list() == joined["signups_right"].to_list()
+    rate_col = next(c for c in daily.columns if "purchase" in c and "rate" in c)
+    for row in joined.iter_rows(named=True):
+        assert row[rate_col] == pytest.approx(row["purchased"] / row["signups"], abs=1e-9)
+
+
+# ---- recommendation acceptance rate ------------------------------------------------------------
+
+
+def test_recommendation_acceptance_rate_per_model_version(settings, events, truth):
+    """Acceptance rate = recommendations accepted / recommendations shown, a recommendation being
+    one recommendation_id, counted on the day it was shown, under the model version that made it."""
+    recs = events.filter(pl.col("event").str.starts_with("Recommendation "))
+    shown = recs.filter(pl.col("event") == "Recommendation Shown").select(
+        "recommendation_id", "model_version", "day"
+    )
+    accepted = (
+        recs.filter(pl.col("event") == "Recommendation Accepted")
+        .select("recommendation_id", accepted=pl.lit(1))
+        .unique()
+    )
+    per_rec = shown.join(accepted, on="recommendation_id", how="left").fill_null(0)
+    by_version = per_rec.group_by("model_version").agg(
+        shown=pl.len(), accepted=pl.col("accepted").sum()
+    )
+    # Ground truth: the simulator's own counts (recommendation events are never corrupted).
+    for row in by_version.iter_rows(named=True):
+        want = truth["model_acceptance"][row["model_version"]]
+        assert row["shown"] == want["shown"]
+        assert round(row["accepted"] / row["shown"], 4) == want["acceptance_rate"]
+
+    mart = read_mart(settings, "ai_recommendation_daily")
+    got = mart.group_by("model_version").agg(pl.col("shown").sum(), pl.col("accepted").sum())
+    joined = by_version.join(got, on="model_version", how="full", coalesce=True).sort(
+        "model_version"
+    )
+    assert joined["shown"].to_list() == joined["shown_right"].to_list()
+    assert joined["accepted"].to_list() == joined["accepted_right"].to_list()
+
+    daily = per_rec.group_by("day", "model_version").agg(
+        shown=pl.len(), accepted=pl.col("accepted").sum()
+    )
+    got_daily = mart.group_by("activity_date", "model_version").agg(
+        pl.col("shown").sum(), pl.col("accepted").sum()
+    )
+    joined = daily.join(
+        got_daily,
+        left_on=["day", "model_version"],
+        right_on=["activity_date", "model_version"],
+        how="full",
+        coalesce=True,
+    )
+    assert joined.filter(
+        (pl.col("shown") != pl.col("shown_right"))
+        | (pl.col("accepted") != pl.col("accepted_right"))
+    ).is_empty()
+    # acceptance_rate of each mart row is its own accepted / shown
+    for row in mart.iter_rows(named=True):
+        if row["shown"]:
+            assert row["acceptance_rate"] == pytest.approx(row["accepted"] / row["shown"], abs=1e-9)
