@@ -1,0 +1,197 @@
+{%- set tz = var('reporting_timezone', 'UTC') -%}
+{%- set max_period = var('retention_max_period_days', 28) -%}
+
+with
+
+account_events as (
+
+    select * from {{ ref('stg_account_events') }}
+
+),
+
+events as (
+
+    select * from {{ ref('stg_events') }}
+
+),
+
+signups as (
+
+    select
+        user_id,
+        min(event_at) as signup_at
+    from account_events
+    where account_action = 'signed_up'
+        and user_id is not null
+    group by user_id
+
+),
+
+signups_local as (
+
+    select
+        user_id,
+        signup_at,
+        cast(timezone('{{ tz }}', signup_at) as date) as signup_local_date
+    from signups
+
+),
+
+activity as (
+
+    select
+        user_id,
+        event_at
+    from events
+    where {{ is_activity_event() }}
+        and user_id is not null
+
+),
+
+as_of as (
+
+    -- Periods are reported only once they have ended before the newest activity event.
+    select max(event_at) as as_of_at from activity
+
+),
+
+user_periods as (
+
+    -- Periods (days since signup) in which the user had an activity event at or after signup.
+    select distinct
+        signups_local.user_id,
+        window_types.window_type,
+        case window_types.window_type
+            when 'calendar' then date_diff(
+                'day',
+                signups_local.signup_local_date,
+                cast(timezone('{{ tz }}', activity.event_at) as date)
+            )
+            else cast(floor(
+                (epoch(activity.event_at) - epoch(signups_local.signup_at)) / 86400
+            ) as bigint)
+        end as period_number
+    from signups_local
+    inner join activity
+        on signups_local.user_id = activity.user_id
+        and activity.event_at >= signups_local.signup_at
+    cross join (values ('calendar'), ('rolling_24h')) as window_types (window_type)
+
+),
+
+user_last_period as (
+
+    select
+        user_id,
+        window_type,
+        max(period_number) as last_period_number
+    from user_periods
+    group by user_id, window_type
+
+),
+
+cohort_members as (
+
+    select
+        signups_local.user_id,
+        signups_local.signup_at,
+        signups_local.signup_local_date,
+        grains.cohort_grain,
+        cast(date_trunc(grains.cohort_grain, signups_local.signup_local_date) as date) as cohort_start
+    from signups_local
+    cross join (values ('week'), ('month')) as grains (cohort_grain)
+
+),
+
+cohorts as (
+
+    select
+        cohort_grain,
+        cohort_start,
+        count(*) as cohort_size,
+        max(signup_at) as last_signup_at,
+        max(signup_local_date) as last_signup_local_date
+    from cohort_members
+    group by cohort_grain, cohort_start
+
+),
+
+grid as (
+
+    -- Every (cohort, window type, period) whose period has ended for every member of the cohort.
+    select
+        cohorts.cohort_grain,
+        cohorts.cohort_start,
+        cohorts.cohort_size,
+        window_types.window_type,
+        periods.period_number
+    from cohorts
+    cross join (values ('calendar'), ('rolling_24h')) as window_types (window_type)
+    cross join range(0, {{ max_period }} + 1) as periods (period_number)
+    cross join as_of
+    where case window_types.window_type
+        when 'calendar' then timezone(
+            '{{ tz }}',
+            cast(cohorts.last_signup_local_date + cast(periods.period_number + 1 as integer) as timestamp)
+        ) <= as_of.as_of_at
+        else cohorts.last_signup_at + to_hours(cast(24 * (periods.period_number + 1) as bigint))
+            <= as_of.as_of_at
+    end
+
+),
+
+retained as (
+
+    select
+        grid.cohort_grain,
+        grid.cohort_start,
+        grid.window_type,
+        grid.period_number,
+        grid.cohort_size,
+        count(distinct user_periods.user_id) as retained_n_day,
+        count(distinct user_last_period.user_id) as retained_unbounded
+    from grid
+    inner join cohort_members
+        on grid.cohort_grain = cohort_members.cohort_grain
+        and grid.cohort_start = cohort_members.cohort_start
+    left join user_periods
+        on cohort_members.user_id = user_periods.user_id
+        and grid.window_type = user_periods.window_type
+        and grid.period_number = user_periods.period_number
+    left join user_last_period
+        on cohort_members.user_id = user_last_period.user_id
+        and grid.window_type = user_last_period.window_type
+        and user_last_period.last_period_number >= grid.period_number
+    group by all
+
+),
+
+final as (
+
+    select
+        retained.cohort_grain
+            || '|' || cast(retained.cohort_start as varchar)
+            || '|' || retained.window_type
+            || '|' || kinds.retention_kind
+            || '|' || cast(retained.period_number as varchar) as retention_id,
+        retained.cohort_grain,
+        retained.cohort_start,
+        cast(retained.period_number as integer) as period_number,
+        retained.window_type,
+        kinds.retention_kind,
+        retained.cohort_size,
+        case kinds.retention_kind
+            when 'n_day' then retained.retained_n_day
+            else retained.retained_unbounded
+        end as retained_users,
+        case kinds.retention_kind
+            when 'n_day' then retained.retained_n_day
+            else retained.retained_unbounded
+        end / retained.cohort_size as retention_rate,
+        '{{ tz }}' as reporting_timezone
+    from retained
+    cross join (values ('n_day'), ('unbounded')) as kinds (retention_kind)
+
+)
+
+select * from final
