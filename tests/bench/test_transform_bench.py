@@ -34,7 +34,8 @@ def test_transform_benchmark_runs_end_to_end_on_a_tiny_world(tmp_path, isolated_
     by_query = {q["query"]: q for q in result["queries"]}
     kpis = by_query["exec KPIs, last 28 days"]
     assert kpis["runs"] == 3 and 0 < kpis["p50_ms"] <= kpis["p95_ms"]
-    assert result["bronze_files"] >= 6  # one file per event_date partition at least
+    assert result["bronze_files"]["live"] >= 6  # one file per event_date partition at least
+    assert result["bronze_files_after_maintenance"]["live"] <= result["bronze_files"]["live"]
 
     rows = transform.metrics_for(result)
     assert all({"metric", "value", "unit"} <= set(row) for row in rows)
