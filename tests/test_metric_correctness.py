@@ -487,15 +487,20 @@ def test_signup_to_purchase_conversion(settings, events, truth):
 
 def test_recommendation_acceptance_rate_per_model_version(settings, events, truth):
     """Acceptance rate = recommendations accepted / recommendations shown, a recommendation being
-    one recommendation_id, counted on the day it was shown, under the model version that made it."""
+    one recommendation_id, counted on the day it was shown, under the model version that made it;
+    accepted when the member's first response to it is Recommendation Accepted."""
     recs = events.filter(pl.col("event").str.starts_with("Recommendation "))
     shown = recs.filter(pl.col("event") == "Recommendation Shown").select(
         "recommendation_id", "model_version", "day"
     )
+    # The member's first response (accepted, rejected or modified) is the outcome.
+    responses = ["Recommendation Accepted", "Recommendation Rejected", "Recommendation Modified"]
     accepted = (
-        recs.filter(pl.col("event") == "Recommendation Accepted")
-        .select("recommendation_id", accepted=pl.lit(1))
-        .unique()
+        recs.filter(pl.col("event").is_in(responses))
+        .sort("at")
+        .group_by("recommendation_id")
+        .agg(first=pl.col("event").first())
+        .select("recommendation_id", accepted=(pl.col("first") == responses[0]).cast(pl.Int64))
     )
     per_rec = shown.join(accepted, on="recommendation_id", how="left").fill_null(0)
     by_version = per_rec.group_by("model_version").agg(
