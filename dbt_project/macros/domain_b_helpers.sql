@@ -75,3 +75,10 @@
   group by {{ columns | join(', ') }}
   having count(*) > 1
 {% endtest %}
+
+{% macro exact_sum(expression, scale=4) -%}
+  {#- Sum of a double (money, milliseconds) that does not depend on the order of the rows: summed as a
+      decimal, returned as a double. A daily-incremental rebuild of a day then gives the very same
+      bits as a full refresh (a double sum can differ in the last digit). -#}
+  cast(sum(cast({{ expression }} as decimal(38, {{ scale }}))) as double)
+{%- endmacro %}

@@ -55,8 +55,8 @@ daily as (
     select
         revenue_date,
         revenue_stream,
-        sum(gross) as gross_revenue,
-        sum(refund) as refunds,
+        {{ exact_sum('gross') }} as gross_revenue,
+        {{ exact_sum('refund') }} as refunds,
         count(*) filter (where is_payment) as payments,
         count(*) filter (where is_refund) as refund_count,
         count(distinct user_id) filter (where is_payment) as paying_users

@@ -38,7 +38,7 @@ daily_purchases as (
     select
         event_date as refund_date,
         count(*) as purchases,
-        sum(amount) as purchase_revenue
+        {{ exact_sum('amount') }} as purchase_revenue
     from marketplace
     where marketplace_event_type = 'purchased'
         and {{ event_date_window('event_date', this_column='refund_date') }}
@@ -52,8 +52,8 @@ daily_refunds as (
         refunds.event_date as refund_date,
         count(*) as refund_count,
         count(distinct refunds.user_id) as refunding_users,
-        sum(refunds.amount) as refunded_amount,
-        avg(date_diff('second', purchases.purchased_at, refunds.event_at) / 86400.0)
+        {{ exact_sum('refunds.amount') }} as refunded_amount,
+        avg(date_diff('second', purchases.purchased_at, refunds.event_at)) / 86400.0
             as avg_days_to_refund,
         count(*) filter (where purchases.order_id is null) as refunds_without_purchase
     from refunds

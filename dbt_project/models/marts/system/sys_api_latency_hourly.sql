@@ -25,7 +25,7 @@ final as (
         quantile_cont(latency_ms, 0.50) as p50_latency_ms,
         quantile_cont(latency_ms, 0.95) as p95_latency_ms,
         quantile_cont(latency_ms, 0.99) as p99_latency_ms,
-        avg(latency_ms) as avg_latency_ms,
+        {{ exact_sum('latency_ms') }} / count(latency_ms) as avg_latency_ms,
         max(latency_ms) as max_latency_ms,
         count(*) filter (where is_server_error) as server_errors,
         count(*) filter (where is_client_error) as client_errors,
