@@ -47,7 +47,7 @@ daily_events as (
             as recommendations_shown,
         count(*) filter (where is_activity and event_name = 'Recommendation Accepted')
             as recommendations_accepted,
-        sum({{ signed_revenue() }}) as revenue,
+        {{ exact_sum(signed_revenue()) }} as revenue,
         bool_or({{ signed_revenue() }} <> 0) as has_revenue
     from user_events
     group by user_id, event_date

@@ -1,14 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='kpi_date',
+        tags=['daily'],
+    )
+}}
+
 with
 
 events as (
 
     select * from {{ ref('stg_events') }}
+    where {{ event_date_window('event_date', this_column='kpi_date') }}
 
 ),
 
 date_spine as (
 
-    -- Every UTC day from the first to the last event date, so quiet days show as zeros.
+    -- Every UTC day from the first to the last event date (of the rebuilt window on incremental
+    -- runs), so quiet days show as zeros.
     select cast(spine_day as date) as kpi_date
     from (
         select
@@ -26,18 +37,14 @@ daily as (
         event_date as kpi_date,
         count(distinct user_id) filter (where {{ is_activity_event() }}) as dau,
         count(distinct user_id) filter (where event_name = 'Signed Up') as new_users,
-        sum(revenue) filter (
-            where event_name in {{ sql_string_list(gross_revenue_events()) }}
-        ) as gross_revenue,
-        sum(abs(revenue)) filter (
-            where event_name in {{ sql_string_list(refund_events()) }}
-        ) as refunds,
-        sum(revenue) filter (
-            where event_name in {{ sql_string_list(subscription_revenue_events()) }}
-        ) as subscription_revenue,
-        sum(revenue) filter (
-            where event_name in {{ sql_string_list(program_purchase_events()) }}
-        ) as program_revenue,
+        {{ exact_sum("case when event_name in " ~ sql_string_list(gross_revenue_events()) ~ " then revenue end") }}
+            as gross_revenue,
+        {{ exact_sum("case when event_name in " ~ sql_string_list(refund_events()) ~ " then abs(revenue) end") }}
+            as refunds,
+        {{ exact_sum("case when event_name in " ~ sql_string_list(subscription_revenue_events()) ~ " then revenue end") }}
+            as subscription_revenue,
+        {{ exact_sum("case when event_name in " ~ sql_string_list(program_purchase_events()) ~ " then revenue end") }}
+            as program_revenue,
         count(*) filter (where event_name = 'Workout Completed') as workouts_completed
     from events
     group by event_date
@@ -62,4 +69,3 @@ final as (
 )
 
 select * from final
-order by kpi_date
