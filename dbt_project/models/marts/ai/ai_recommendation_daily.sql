@@ -31,9 +31,14 @@ segmented as (
     select
         outcomes.*,
         coalesce(users.acquisition_channel, 'unknown') as acquisition_channel,
-        -- The member's plan on the day: a paid plan while the subscription contributes MRR.
-        case when subscription_state.mrr > 0 then subscription_state.plan_id else 'free' end
-            as plan_tier
+        -- The member's plan on the day: a paid plan while the subscription contributes MRR, as
+        -- known from events up to that day (opening balances are inferred from later events, so
+        -- they would change past days after the lookback: not used).
+        case
+            when subscription_state.mrr > 0 and subscription_state.state_event <> 'opening_balance'
+                then subscription_state.plan_id
+            else 'free'
+        end as plan_tier
     from outcomes
     left join users on users.user_id = outcomes.user_id
     left join subscription_state
