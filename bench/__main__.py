@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
+from pathlib import Path
 
 from bench import harness
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--only", choices=["pipeline", "collector"], help="run one benchmark")
+    parser.add_argument(
+        "--only", choices=["pipeline", "collector", "transform"], help="run one benchmark"
+    )
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--collector-seconds", type=float, default=10.0)
     parser.add_argument("--latency-seconds", type=float, default=25.0)
     parser.add_argument(
         "--profile", action="store_true", help="collector: also profile it under load (cProfile)"
+    )
+    parser.add_argument(
+        "--transform-scales",
+        default="1x,10x",
+        help="transform: scales to run (1x≈1M, 10x≈10M events)",
+    )
+    parser.add_argument(
+        "--transform-dir",
+        default=str(Path(tempfile.gettempdir()) / "pulse-bench-transform"),
+        help="transform: where worlds are generated and kept (re-runs reuse them)",
     )
     args = parser.parse_args()
 
@@ -37,6 +51,19 @@ def main() -> None:
         )
         path = harness.record("collector", "Collector ingest (issue 3)", params, metrics)
         collector.print_table(metrics, details)
+        print(f"results: {path}")
+    if args.only in (None, "transform"):
+        from bench import transform
+
+        params, metrics, _results = transform.run(
+            [transform.SCALES[s] for s in args.transform_scales.split(",")],
+            Path(args.transform_dir),
+        )
+        path = harness.record(
+            "transform", "Transform: dbt builds and mart queries (issue 4)", params, metrics
+        )
+        for row in metrics:
+            print(f"  {row['metric']:<70} {row['value']:>12,.2f} {row['unit']}")
         print(f"results: {path}")
     print(f"docs:    {harness.render_docs()}")
 

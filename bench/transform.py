@@ -435,6 +435,11 @@ def metrics_for(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "goal": f"<= {QUERY_P95_GOAL_MS:.0f} ms ({q['runs']} runs)",
             },
         ]
+    for phase, run in (("full build", full), ("incremental", inc)):
+        for node, seconds in run["slowest"]:
+            rows.append(
+                {"metric": f"[{s}]   {phase} slowest: {node}", "value": seconds, "unit": "s"}
+            )
     files, after = result["bronze_files"], result["bronze_files_after_maintenance"]
     rows += [
         {"metric": f"[{s}] bronze/events files (live)", "value": files["live"], "unit": "files"},
