@@ -10,6 +10,7 @@ which do the same when the daemon runs).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import time
 from pathlib import Path
@@ -24,6 +25,11 @@ _DAGSTER_YAML = """\
 # Written by Pulse (orchestration/materialize.py). SQLite storage under this directory.
 telemetry:
   enabled: false
+# One run at a time may touch dbt's DuckDB warehouse (one writing process): queued runs wait.
+run_queue:
+  tag_concurrency_limits:
+    - key: "pulse/warehouse"
+      limit: 1
 """
 
 
@@ -46,13 +52,47 @@ def instance_for(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(home))
 
 
+def event_date_bounds(settings: Settings) -> tuple[dt.date, dt.date] | None:
+    """First and last ``event_date`` partition of bronze/events, from the Delta log (no data read)."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    actions = pa.table(
+        DeltaTable(str(settings.table_path("bronze", "events"))).get_add_actions(flatten=True)
+    )
+    if not actions.num_rows or "partition.event_date" not in actions.column_names:
+        return None
+    values = [v for v in actions.column("partition.event_date").to_pylist() if v is not None]
+    if not values:
+        return None
+    dates = [v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)) for v in values]
+    return min(dates), max(dates)
+
+
+def _as_date(value: dt.date | str | None) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(value)
+
+
 def materialize_all(
-    settings: Settings, selection: str | None = None, *, verbose: bool = False
+    settings: Settings,
+    selection: str | None = None,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    *,
+    verbose: bool = False,
 ) -> bool:
-    """Observe bronze, materialize ``selection`` (default: every asset), report; True on success.
+    """Observe bronze, materialize ``selection`` (default: every asset but the Delta
+    maintenance), report; True on success.
 
     ``selection`` uses Dagster's selection syntax, e.g. ``"key:exec_daily_kpis+"`` or
-    ``"group:marts"``; a bare asset name like ``"exec_daily_kpis+"`` works too.
+    ``"group:marts_core"``; a bare asset name like ``"exec_daily_kpis+"`` works too.
+
+    Daily-partitioned models are built in one run (single-run backfill) for the partitions
+    ``start``..``end`` (inclusive dates; default: the first and last ``event_date`` in
+    bronze/events), clamped to the partitions that exist; everything else is rebuilt whole, all in
+    dependency order in one run. ``pulse materialize --start D --end D`` is a backfill of a range.
 
     The console gets one line per asset and check. Unless ``verbose``, the raw stream (dbt's
     event lines, Dagster's DEBUG events) goes to ``<data>/logs/materialize.log``; the run's full
@@ -61,7 +101,9 @@ def materialize_all(
     _ensure_logging()
     from orchestration.alerts import raise_alert
     from orchestration.definitions import build_defs
-    from orchestration.jobs import BRONZE_SELECTION, full_refresh_job
+    from orchestration.jobs import BRONZE_SELECTION, DEFAULT_SELECTION, full_refresh_job
+    from orchestration.partitions import PARTITIONS_START_DATE, clamp_range
+    from orchestration.schedules import partition_range_tags
     from orchestration.sensors.alerts import alert_on_failed_checks
     from pulse.metadata import engine_for
 
@@ -78,10 +120,29 @@ def materialize_all(
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     defs = build_defs(settings)
     graph = defs.resolve_asset_graph()
-    wanted = _coerce_selection(selection) or dg.AssetSelection.all()
+    wanted = _coerce_selection(selection) or DEFAULT_SELECTION
     # Bronze is always observed first: the run records which Delta versions it was built from.
     keys = (wanted | BRONZE_SELECTION).resolve(graph)
     job = defs.resolve_job_def(full_refresh_job.name)
+    tags = {"pulse/trigger": "pulse materialize"}
+    if any(graph.get(k).is_partitioned for k in keys):
+        bounds = event_date_bounds(settings)
+        first = _as_date(start) or (bounds[0] if bounds else None)
+        last = _as_date(end) or (bounds[1] if bounds else None)
+        window = clamp_range(first, last) if first and last else None
+        if window is None:
+            log.error(
+                "no event-date partitions to build (events span %s..%s, partitions start %s); "
+                "pass --start/--end within the partitions",
+                first,
+                last,
+                PARTITIONS_START_DATE,
+            )
+            return False
+        if (first, last) != window:
+            log.warning("event dates %s..%s clamped to partitions %s..%s", first, last, *window)
+        log.info("daily partitions %s..%s in one run", *window)
+        tags.update(partition_range_tags(*window))
 
     log_dir = settings.data_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -97,7 +158,7 @@ def materialize_all(
                 instance=instance,
                 asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
                 raise_on_error=False,
-                tags={"pulse/trigger": "pulse materialize"},
+                tags=tags,
                 run_config={
                     "loggers": {
                         "console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}
@@ -170,8 +231,12 @@ def _log_summary(result: dg.ExecuteInProcessResult) -> None:
             rows.value if rows is not None else "-",
             obs.tags.get("dagster/data_version", "?"),
         )
+    partitions: dict[str, list[str]] = {}
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
+        if mat.partition is not None:
+            partitions.setdefault(mat.asset_key.to_user_string(), []).append(mat.partition)
+            continue
         meta = mat.metadata
         rows = meta.get("dagster/row_count")
         extra = ", ".join(
@@ -186,6 +251,10 @@ def _log_summary(result: dg.ExecuteInProcessResult) -> None:
             mat.asset_key.to_user_string(),
             rows.value if rows is not None else "-",
             extra,
+        )
+    for key, parts in sorted(partitions.items()):
+        log.info(
+            "materialized %-20s partitions %s..%s (%d)", key, min(parts), max(parts), len(parts)
         )
     evaluations = result.get_asset_check_evaluations()
     failed = [e for e in evaluations if not e.passed]

@@ -21,6 +21,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
+from lake.gold import mart_path, read_mart
 from pulse.settings import Settings, get_settings
 
 pytestmark = pytest.mark.integration
@@ -139,7 +140,7 @@ def test_the_http_day_landed_exactly_and_malformed_events_were_quarantined(pipel
 
 def test_mart_dau_and_revenue_match_an_independent_recomputation(pipeline):
     settings, _ = pipeline
-    mart = pl.read_parquet(settings.gold_dir / "exec_daily_kpis.parquet").sort("kpi_date")
+    mart = read_mart(settings, "exec_daily_kpis").sort("kpi_date")
     expected = _expected_daily(settings)
 
     joined = mart.join(expected, left_on="kpi_date", right_on="day", how="full", coalesce=True)
@@ -153,7 +154,7 @@ def test_mart_dau_and_revenue_match_an_independent_recomputation(pipeline):
 def test_models_and_reports_were_produced(pipeline):
     settings, _ = pipeline
     for mart in ("fct_sessions", "dim_users", "fct_user_daily", "exec_daily_kpis"):
-        assert (settings.gold_dir / f"{mart}.parquet").exists(), mart
+        assert mart_path(settings, mart).exists(), mart
     assert (settings.reports_dir / "drift_report.html").stat().st_size > 10_000
 
 

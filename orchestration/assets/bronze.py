@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import AssetExecutionContext
 
+from lake.snapshots import SNAPSHOT_KEYS
 from lake.tables import BRONZE_TABLES
 from orchestration.resources import PulseResource
 
@@ -66,5 +67,9 @@ def _define_observable(table: str) -> dg.SourceAsset:
 
 bronze_events = _bronze_observable("events")
 bronze_quarantine = _bronze_observable("quarantine")
-BRONZE_ASSETS = [bronze_events, bronze_quarantine]
-BRONZE_KEYS = {table: dg.AssetKey([BRONZE_PREFIX, table]) for table in BRONZE_TABLES}
+# The app's reference snapshots (lake/snapshots.py): bronze/app_users, app_programs, ...
+SNAPSHOT_TABLES = [f"app_{name}" for name in SNAPSHOT_KEYS]
+BRONZE_ASSETS = [bronze_events, bronze_quarantine, *map(_bronze_observable, SNAPSHOT_TABLES)]
+BRONZE_KEYS = {
+    table: dg.AssetKey([BRONZE_PREFIX, table]) for table in [*BRONZE_TABLES, *SNAPSHOT_TABLES]
+}

@@ -1,12 +1,25 @@
-"""dbt models as Dagster assets: one ``@dbt_assets`` over the prepared manifest, run with ``dbt build``
-so dbt's data tests arrive as asset checks.
+"""dbt models as Dagster assets, run with ``dbt build`` so dbt's data tests arrive as asset checks
+(error-severity failures fail the step and skip everything downstream, publication included).
 
-Lineage: the dbt sources ``lake.events`` / ``lake.quarantine`` map onto the bronze observable assets
-(``bronze/events``, ``bronze/quarantine``), so the graph reads bronze → staging → marts.
+``@dbt_assets`` over the prepared manifest, of two kinds:
+
+- ``pulse_dbt_daily*``: the daily-incremental models (tag ``daily``), partitioned by event date
+  (``orchestration.partitions.daily_partitions``), one run for a whole range
+  (``BackfillPolicy.single_run()``); the partition window reaches dbt as vars ``min_date``/``max_date``.
+- ``pulse_dbt*``: every other model, rebuilt whole.
+
+Daily and other models interleave in the DAG, so each kind is cut into stages (``dbt_stages``):
+one run executes the steps in dependency order.
+
+Lineage: the dbt sources of the ``lake`` schema map onto the bronze asset keys (``bronze/events``,
+...), so the graph reads ingest → staging → intermediate → marts by domain → publish.
+
+Materializations of tables carry ``dagster/row_count`` and a Markdown preview, read from the
+warehouse (read-only) once the dbt subprocess has exited: dagster-dbt's ``fetch_row_counts()`` would
+open it while ``dbt build`` still holds DuckDB's one-writer lock.
 """
 
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -15,18 +28,36 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from orchestration.assets.bronze import BRONZE_PREFIX
 from orchestration.dbt_project import require_manifest
+from orchestration.partitions import daily_partitions, dbt_build_args, partitioned_dbt_vars
 from orchestration.resources import PulseResource, subprocess_environment
+from orchestration.warehouse import (
+    DAILY_TAG,
+    WAREHOUSE_POOL,
+    Model,
+    WarehouseBusy,
+    existing_relations,
+    load_manifest,
+    markdown_preview,
+    models_from_manifest,
+    read_only,
+)
+from pulse.settings import Settings
 
 DBT_SOURCE_TO_LAKE_LAYER = {"lake": BRONZE_PREFIX}
+DAILY_SELECT = f"tag:{DAILY_TAG}"
 
 
 def dbt_group(resource_props: Mapping[str, Any]) -> str:
-    """Group by the model's folder: staging, intermediate, else marts."""
-    fqn = resource_props.get("fqn") or []
+    """Group by the model's folder: staging, intermediate, ``marts_<domain>`` (marts/<domain>/)."""
+    fqn = list(resource_props.get("fqn") or [])
+    folders = fqn[1:-1]
     for folder in ("staging", "intermediate"):
-        if folder in fqn[1:-1]:
+        if folder in folders:
             return folder
-    return "marts"
+    if "marts" in folders:
+        rest = folders[folders.index("marts") + 1 :]
+        return f"marts_{rest[0]}" if rest else "marts_core"
+    return "marts_core"
 
 
 class PulseDbtTranslator(DagsterDbtTranslator):
@@ -45,51 +76,165 @@ class PulseDbtTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(group_name=dbt_group(props))
 
 
-def gold_row_count(gold_dir: Path, model: str) -> int | None:
-    """Row count of a published mart from its Parquet footer (no data read), or None."""
-    path = gold_dir / f"{model}.parquet"
-    if not path.exists():
-        return None
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path).metadata.num_rows
-
-
-def _with_row_count(event: Any, context: AssetExecutionContext, gold_dir: Path) -> Any:
-    # dagster-dbt's fetch_row_counts() opens the warehouse while `dbt build` still holds its
-    # one-writer lock; the published Parquet footer gives the same number lock-free.
-    if isinstance(event, dg.Output):
-        model = context.asset_key_for_output(event.output_name).path[-1]
-        rows = gold_row_count(gold_dir, model)
-        if rows is not None:
-            return event.with_metadata(
-                {
-                    **event.metadata,
-                    "dagster/row_count": rows,
-                    "gold_path": dg.MetadataValue.path(str(gold_dir / f"{model}.parquet")),
+def table_metadata(settings: Settings, models: list[Model]) -> dict[str, dict[str, Any]]:
+    """Row count and preview of each model built as a table, by model name (views skipped: not
+    cheap). Empty when the warehouse cannot be opened (then the materializations lack them)."""
+    wanted = [m for m in models if m.materialized in ("table", "incremental")]
+    if not wanted:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        with read_only(settings, timeout_seconds=10) as con:
+            present = existing_relations(con)
+            for model in wanted:
+                if (model.schema, model.alias) not in present:
+                    continue
+                rows = con.execute(f"select count(*) from {model.relation}").fetchall()[0][0]
+                out[model.name] = {
+                    "dagster/row_count": int(rows),
+                    "preview": dg.MetadataValue.md(markdown_preview(con, model.relation)),
                 }
-            )
-    return event
+    except (WarehouseBusy, FileNotFoundError):
+        return {}
+    return out
 
 
-def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
-    """The dbt assets of ``project`` (its manifest must be prepared: see ``prepare_manifest``)."""
+def _model_of(
+    event: Any, context: AssetExecutionContext, by_uid: Mapping[str, Model]
+) -> Model | None:
+    uid = event.metadata.get("unique_id") if event.metadata else None
+    uid = getattr(uid, "value", uid)
+    if uid in by_uid:
+        return by_uid[uid]
+    name = context.asset_key_for_output(event.output_name).path[-1]
+    return next((m for m in by_uid.values() if m.name == name), None)
+
+
+def run_dbt(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    settings: Settings,
+    args: list[str],
+    by_uid: Mapping[str, Model],
+) -> Iterator[Any]:
+    """``dbt <args>`` on the step's subset; events re-emitted after dbt exits, with metadata."""
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    with subprocess_environment(settings):  # the subprocess copies the env when it starts
+        invocation = dbt.cli(args, context=context)
+    events: list[Any] = []
+    failure: BaseException | None = None
+    try:
+        for event in invocation.stream():
+            events.append(event)
+    except Exception as exc:  # a failed model/test: still report what was built, then fail
+        failure = exc
+    outputs = [(e, _model_of(e, context, by_uid)) for e in events if isinstance(e, dg.Output)]
+    extra = table_metadata(settings, [m for _, m in outputs if m is not None])
+    for event in events:
+        if isinstance(event, dg.Output):
+            model = _model_of(event, context, by_uid)
+            if model is not None and model.name in extra:
+                event = event.with_metadata({**event.metadata, **extra[model.name]})
+        yield event
+    if failure is not None:
+        raise failure
+
+
+def has_daily_models(manifest: Mapping[str, Any]) -> bool:
+    return any(DAILY_TAG in m.tags for m in models_from_manifest(manifest).values())
+
+
+def dbt_stages(manifest: Mapping[str, Any]) -> list[tuple[bool, list[str]]]:
+    """Models grouped into steps that run in order: ``(daily, [model names])`` per step.
+
+    Daily (partitioned) and other models interleave (staging → daily int_user_day_activity →
+    dim_users → daily ai_recommendation_daily → ...). One multi-asset per kind would depend on
+    itself through the other; instead each model gets a stage = the most kind changes on any path
+    from a root, and each (stage, kind) becomes one ``@dbt_assets``. Edges only go to the same
+    step or a later stage, so the steps form a DAG.
+    """
+    models = models_from_manifest(manifest)
+    nodes = manifest.get("nodes", {})
+    by_uid = {m.unique_id: m for m in models.values()}
+    stage: dict[str, int] = {}
+
+    def visit(uid: str, path: frozenset[str] = frozenset()) -> int:
+        if uid in stage:
+            return stage[uid]
+        model = by_uid[uid]
+        daily = DAILY_TAG in model.tags
+        best = 0
+        for parent in nodes[uid].get("depends_on", {}).get("nodes", []):
+            if parent in by_uid and parent not in path:
+                parent_daily = DAILY_TAG in by_uid[parent].tags
+                best = max(best, visit(parent, path | {uid}) + (parent_daily != daily))
+        stage[uid] = best
+        return best
+
+    groups: dict[tuple[int, bool], list[str]] = {}
+    for uid in sorted(by_uid):
+        daily = DAILY_TAG in by_uid[uid].tags
+        groups.setdefault((visit(uid), daily), []).append(by_uid[uid].name)
+    return [(daily, sorted(names)) for (_, daily), names in sorted(groups.items())]
+
+
+def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
+    """The dbt assets of ``project``: one ``@dbt_assets`` per step of ``dbt_stages``, the daily
+    ones partitioned. The manifest must be prepared (see ``prepare_manifest``)."""
+    manifest_path = require_manifest()
+    manifest = load_manifest(manifest_path)
+    by_uid = {m.unique_id: m for m in models_from_manifest(manifest).values()}
+    translator = PulseDbtTranslator()
+    assets = []
+    seen: dict[bool, int] = {}
+    for daily, names in dbt_stages(manifest):
+        index = seen[daily] = seen.get(daily, 0) + 1
+        name = ("pulse_dbt_daily" if daily else "pulse_dbt") + (f"_{index}" if index > 1 else "")
+        assets.append(_dbt_step(name, daily, names, manifest_path, project, translator, by_uid))
+    return assets
+
+
+def _dbt_step(
+    name: str,
+    daily: bool,
+    models: list[str],
+    manifest_path: Any,
+    project: DbtProject,
+    translator: DagsterDbtTranslator,
+    by_uid: Mapping[str, Model],
+) -> dg.AssetsDefinition:
+    if not daily:
+
+        @dbt_assets(
+            manifest=manifest_path,
+            project=project,
+            dagster_dbt_translator=translator,
+            select=" ".join(models),
+            name=name,
+            pool=WAREHOUSE_POOL,
+        )
+        def _unpartitioned(
+            context: AssetExecutionContext, dbt: DbtCliResource, pulse: PulseResource
+        ) -> Iterator[Any]:
+            yield from run_dbt(context, dbt, pulse.settings(), dbt_build_args(), by_uid)
+
+        return _unpartitioned
 
     @dbt_assets(
-        manifest=require_manifest(),
+        manifest=manifest_path,
         project=project,
-        dagster_dbt_translator=PulseDbtTranslator(),
-        name="pulse_dbt",
+        dagster_dbt_translator=translator,
+        select=" ".join(models),
+        name=name,
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
     )
-    def pulse_dbt(
+    def _daily(
         context: AssetExecutionContext, dbt: DbtCliResource, pulse: PulseResource
     ) -> Iterator[Any]:
-        settings = pulse.settings()
-        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-        settings.gold_dir.mkdir(parents=True, exist_ok=True)
-        with subprocess_environment(settings):  # the subprocess copies the env when it starts
-            invocation = dbt.cli(["build"], context=context)
-        for event in invocation.stream():
-            yield _with_row_count(event, context, settings.gold_dir)
+        vars_ = partitioned_dbt_vars(context.partition_time_window)
+        context.log.info(f"dbt vars {vars_} (partitions {context.partition_key_range})")
+        yield from run_dbt(context, dbt, pulse.settings(), dbt_build_args(vars_), by_uid)
 
-    return pulse_dbt
+    return _daily

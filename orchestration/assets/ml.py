@@ -1,33 +1,24 @@
 """Python assets over the gold marts: the churn model and the behaviour drift report.
 
-Both read the published Parquet marts (never the warehouse .duckdb: one-writer lock).
+Both run after ``gold_publication`` and read the published marts through ``lake.gold`` (one pinned
+publication per asset, never the warehouse .duckdb: one-writer lock).
 """
 
-from pathlib import Path
-
 import dagster as dg
-import polars as pl
 from dagster import AssetExecutionContext
 
+from lake import gold
+from orchestration.assets.publish import GOLD_PUBLICATION
 from orchestration.resources import PulseResource
 
 FCT_USER_DAILY = dg.AssetKey("fct_user_daily")
 DIM_USERS = dg.AssetKey("dim_users")
 
 
-def read_gold(gold_dir: Path, model: str) -> pl.DataFrame:
-    path = gold_dir / f"{model}.parquet"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"gold mart {path} is missing: materialize the dbt assets first (`pulse materialize`)"
-        )
-    return pl.read_parquet(path)
-
-
 @dg.asset(
     group_name="ml",
     kinds={"lightgbm", "python"},
-    deps=[FCT_USER_DAILY, DIM_USERS],
+    deps=[FCT_USER_DAILY, DIM_USERS, GOLD_PUBLICATION],
     description=(
         "LightGBM churn model (no activity in the next 14 days among users active in the last 28), "
         "evaluated on a time-based holdout; writes the model and gold/churn_scores.parquet."
@@ -37,14 +28,16 @@ def churn_model(context: AssetExecutionContext, pulse: PulseResource) -> dg.Mate
     from models_ml import churn
 
     settings = pulse.settings()
-    user_daily = read_gold(settings.gold_dir, "fct_user_daily")
-    users = read_gold(settings.gold_dir, "dim_users")
+    with gold.pinned(settings) as publication:  # both marts from one publication
+        user_daily = gold.read_mart(settings, "fct_user_daily")
+        users = gold.read_mart(settings, "dim_users")
     result = churn.train_and_evaluate(user_daily, users)
     metadata: dict[str, object] = {
         "train_rows": result.train_rows,
         "test_rows": result.test_rows,
         "train_snapshots": ", ".join(d.isoformat() for d in result.train_snapshots),
         "test_snapshot": result.test_snapshot.isoformat() if result.test_snapshot else "",
+        "publication_id": publication.id,
     }
     if result.model is None:
         context.log.warning(f"churn model not trained: {result.skipped_reason}")
@@ -76,7 +69,7 @@ def churn_model(context: AssetExecutionContext, pulse: PulseResource) -> dg.Mate
 @dg.asset(
     group_name="ml",
     kinds={"evidently", "python"},
-    deps=[FCT_USER_DAILY],
+    deps=[FCT_USER_DAILY, GOLD_PUBLICATION],
     description=(
         "Evidently data-drift report of user-day behaviour: the last 7 days against the 21 before."
     ),
@@ -85,7 +78,7 @@ def drift_report(context: AssetExecutionContext, pulse: PulseResource) -> dg.Mat
     from quality.drift import user_daily_drift
 
     settings = pulse.settings()
-    user_daily = read_gold(settings.gold_dir, "fct_user_daily")
+    user_daily = gold.read_mart(settings, "fct_user_daily")
     html = settings.reports_dir / "drift_report.html"
     try:
         result = user_daily_drift(user_daily, html_path=html)

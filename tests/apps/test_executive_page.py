@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apps.streamlit.data import MartNotPublished, kpi_summary, period_bounds, read_mart
+from lake import gold
 
 PAGE = str(Path(__file__).resolve().parents[2] / "apps" / "streamlit" / "pages" / "executive.py")
 
@@ -51,8 +52,7 @@ def test_read_mart_explains_how_to_publish(tmp_path):
 
 
 def test_executive_page_shows_kpis_and_trend(pulse_settings):
-    pulse_settings.gold_dir.mkdir(parents=True)
-    _daily(28).write_parquet(pulse_settings.gold_dir / "exec_daily_kpis.parquet")
+    gold.publish(pulse_settings, {"exec_daily_kpis": _daily(28).to_arrow()})
 
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception

@@ -45,14 +45,21 @@ def test_asset_graph_lineage_groups_and_kinds(defs):
 
     assert "bronze/events" in parents("stg_events")
     assert "stg_events" in parents("fct_user_daily") | parents("fct_sessions")
-    assert {"fct_user_daily", "dim_users"} <= parents("churn_model")
-    assert "fct_user_daily" in parents("drift_report")
+    assert {"fct_user_daily", "dim_users", "gold_publication"} <= parents("churn_model")
+    assert {"fct_user_daily", "gold_publication"} <= parents("drift_report")
+    assert {"exec_daily_kpis", "dim_users", "fct_user_daily"} <= parents("gold_publication")
+    assert "stg_events" not in parents("gold_publication")  # staging is not gold
+    assert node("gold_publication").group_name == "publish"
+    assert "parquet" in node("gold_publication").kinds
+    assert node("fct_user_daily").partitions_def is not None  # tagged daily
+    assert node("dim_users").partitions_def is None
+    assert node("dim_users").freshness_policy is not None
+    assert node("bronze_maintenance").group_name == "ingest"
     assert node("bronze/events").is_observable
     assert node("bronze/events").group_name == "ingest"
     assert node("stg_events").group_name == "staging"
-    assert {node(k).group_name for k in ("fct_user_daily", "dim_users", "exec_daily_kpis")} == {
-        "marts"
-    }
+    assert node("fct_user_daily").group_name == node("dim_users").group_name == "marts_core"
+    assert node("exec_daily_kpis").group_name == "marts_executive"
     assert node("churn_model").group_name == node("drift_report").group_name == "ml"
     assert {"dbt", "duckdb"} <= set(node("exec_daily_kpis").kinds)
     assert "delta" in node("bronze/events").kinds
@@ -69,14 +76,18 @@ def test_checks_jobs_schedules_and_sensors(defs):
     assert any(k.name.startswith("unique_exec_daily_kpis") for k in graph.asset_check_keys)
     assert {j.name for j in defs.resolve_all_job_defs()} >= {
         "pulse_full_refresh",
+        "pulse_incremental",
         "observe_bronze",
         "gx_checks",
+        "bronze_maintenance_job",
     }
     daily = defs.resolve_schedule_def("daily_full_refresh")
     assert daily.cron_schedule == "0 3 * * *"
     assert daily.job_name == "pulse_full_refresh"
+    assert defs.resolve_schedule_def("hourly_incremental").job_name == "pulse_incremental"
     assert defs.resolve_schedule_def("observe_bronze_quarter_hourly").job_name == "observe_bronze"
-    for name in ("asset_check_failure_alerts", "run_failure_alerts"):
+    assert defs.resolve_sensor_def("bronze_events_sensor").job_name == "pulse_incremental"
+    for name in ("asset_check_failure_alerts", "run_failure_alerts", "bronze_events_sensor"):
         sensor = defs.resolve_sensor_def(name)
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert isinstance(defs.executor, dg.ExecutorDefinition)
@@ -114,8 +125,58 @@ def test_translator_maps_lake_sources_to_bronze_and_groups_by_folder():
     spec = PulseDbtTranslator().get_asset_spec(manifest, "source.pulse.lake.events", None)
     assert spec.key == dg.AssetKey(["bronze", "events"])
     assert dbt_group({"fqn": ["pulse", "staging", "stg_events"]}) == "staging"
-    assert dbt_group({"fqn": ["pulse", "marts", "core", "dim_users"]}) == "marts"
+    assert dbt_group({"fqn": ["pulse", "marts", "core", "dim_users"]}) == "marts_core"
+    assert dbt_group({"fqn": ["pulse", "marts", "revenue", "rev_mrr_daily"]}) == "marts_revenue"
     assert dbt_group({"fqn": ["pulse", "intermediate", "int_x"]}) == "intermediate"
+
+
+def test_partition_window_becomes_inclusive_dbt_vars():
+    import datetime as dt
+
+    from orchestration.partitions import clamp_range, daily_partitions, partitioned_dbt_vars
+
+    window = dg.TimeWindow(
+        daily_partitions.time_window_for_partition_key("2026-01-01").start,
+        daily_partitions.time_window_for_partition_key("2026-01-03").end,
+    )
+    assert partitioned_dbt_vars(window) == {"min_date": "2026-01-01", "max_date": "2026-01-03"}
+    one = daily_partitions.time_window_for_partition_key("2026-02-10")
+    assert partitioned_dbt_vars(one) == {"min_date": "2026-02-10", "max_date": "2026-02-10"}
+    today = dt.date(2026, 5, 1)
+    assert clamp_range(dt.date(2020, 1, 1), dt.date(2026, 6, 1), today) == (
+        dt.date(2024, 1, 1),
+        today,
+    )
+    assert clamp_range(dt.date(2027, 1, 1), dt.date(2027, 2, 1), today) is None
+
+
+def test_dbt_stages_never_point_backwards():
+    from orchestration.assets.dbt import dbt_stages
+
+    manifest = {
+        "nodes": {
+            f"model.p.{n}": {
+                "resource_type": "model",
+                "name": n,
+                "schema": "main",
+                "tags": ["daily"] if n.startswith("d") else [],
+                "depends_on": {"nodes": [f"model.p.{p}" for p in parents]},
+            }
+            for n, parents in {
+                "stg": [],
+                "d_int": ["stg"],
+                "users": ["stg", "d_int"],
+                "d_ai": ["users"],
+                "mart": ["d_int"],
+            }.items()
+        }
+    }
+    assert dbt_stages(manifest) == [
+        (False, ["stg"]),
+        (True, ["d_int"]),
+        (False, ["mart", "users"]),
+        (True, ["d_ai"]),
+    ]
 
 
 def test_selection_shorthand():

@@ -1,9 +1,15 @@
-"""End to end on a simulated 60-day world: bulk-load bronze, `materialize_all`, then break the
-published KPI mart and watch the GX check fail and the sensor raise exactly one alert."""
+"""End to end on a simulated 60-day world: bulk-load bronze, `materialize_all` (dbt → blocking
+checks → gold publication → ML), then a second full run while a reader thread reads the published
+marts in a loop (always one consistent publication, never an error, never a DuckDB lock), then
+break the KPI mart in the warehouse and watch the GX check fail and the sensor raise exactly one
+alert, while readers keep the last good publication."""
 
 from __future__ import annotations
 
-import polars as pl
+import threading
+import time
+
+import duckdb
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -12,19 +18,52 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def loaded_world(pulse_settings):
     from lake.ingest import bulk_load
-    from lake.simulator import SimConfig, generate_world
+    from lake.simulator import SimConfig, generate_world, write_world
+    from lake.snapshots import load_snapshots
     from orchestration.dbt_project import prepare_manifest
 
     prepare_manifest(pulse_settings)
     world = generate_world(SimConfig(users=200, days=60, seed=11))
+    write_world(world, pulse_settings.sim_dir)
+    load_snapshots(pulse_settings.sim_dir, pulse_settings)
     report = bulk_load(world.messages, pulse_settings, source_id="sim")
     assert report.accepted > 1000
     return pulse_settings
 
 
-def test_materialize_all_then_failed_check_raises_one_alert(loaded_world):
+class Reader(threading.Thread):
+    """Reads two marts from one pinned publication in a loop; records what it saw."""
+
+    def __init__(self, settings) -> None:
+        super().__init__(daemon=True)
+        self.settings = settings
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.reads = 0
+        self.publications: set[str] = set()
+
+    def run(self) -> None:
+        from apps.streamlit.data import read_mart as dashboard_read
+        from lake import gold
+
+        while not self.stop.is_set():
+            try:
+                with gold.pinned(self.settings) as pub:
+                    users = gold.read_mart(self.settings, "dim_users")
+                    kpis = dashboard_read(self.settings, "exec_daily_kpis")  # DuckDB in-memory
+                    assert users.height == pub.models["dim_users"], pub.id
+                    assert kpis.height == pub.models["exec_daily_kpis"], pub.id
+                    self.publications.add(pub.id)
+                self.reads += 1
+            except BaseException as exc:
+                self.errors.append(exc)
+            time.sleep(0.01)
+
+
+def test_materialize_publish_read_during_a_run_then_failed_check_alerts(loaded_world):
     import dagster as dg
 
+    from lake import gold
     from orchestration.alerts import list_alerts
     from orchestration.definitions import build_defs
     from orchestration.materialize import instance_for, materialize_all
@@ -33,36 +72,60 @@ def test_materialize_all_then_failed_check_raises_one_alert(loaded_world):
     from pulse.metadata import engine_for
 
     settings = loaded_world
+    started = time.monotonic()
     assert materialize_all(settings) is True
+    first_run_seconds = time.monotonic() - started
 
-    for mart in ("stg_events", "dim_users", "fct_user_daily", "exec_daily_kpis", "churn_scores"):
-        if mart != "stg_events":  # staging is a view, not published
-            assert (settings.gold_dir / f"{mart}.parquet").exists(), mart
+    first = gold.current(settings)
+    assert {"dim_users", "fct_user_daily", "fct_sessions", "exec_daily_kpis"} <= set(first.models)
+    assert "stg_events" not in first.models  # staging is not gold
+    assert first.models["exec_daily_kpis"] == 60
+    assert first.bronze_versions["events"] >= 0
+    assert (settings.gold_dir / "churn_scores.parquet").exists()
     assert (settings.reports_dir / "drift_report.html").stat().st_size > 10_000
     assert (settings.models_dir / "churn" / "churn_model.txt").exists()
 
     gx_key = dg.AssetCheckKey(dg.AssetKey("exec_daily_kpis"), "gx_exec_daily_kpis")
     with instance_for(settings) as instance:
         churn = instance.get_latest_materialization_event(dg.AssetKey("churn_model"))
-        auc = churn.asset_materialization.metadata["auc"].value
-        assert 0.6 < auc <= 1.0
+        assert 0.6 < churn.asset_materialization.metadata["auc"].value <= 1.0
         kpis_meta = instance.get_latest_materialization_event(
             dg.AssetKey("exec_daily_kpis")
         ).asset_materialization.metadata
         assert kpis_meta["dagster/row_count"].value == 60
+        assert "kpi_date" in kpis_meta["preview"].value
+        pub_meta = instance.get_latest_materialization_event(
+            dg.AssetKey("gold_publication")
+        ).asset_materialization.metadata
+        assert pub_meta["publication_id"].value == first.id
         observed = instance.fetch_observations(dg.AssetKey(["bronze", "events"]), limit=1)
         assert observed.records[0].asset_observation.metadata["dagster/row_count"].value > 1000
         [record] = instance.event_log_storage.get_asset_check_execution_history(gx_key, limit=5)
         assert record.evaluation.passed
     assert list_alerts(engine_for(settings)) == []
 
-    # Break the published mart: a duplicated day and a negative DAU.
-    path = settings.gold_dir / "exec_daily_kpis.parquet"
-    kpis = pl.read_parquet(path)
-    broken = pl.concat([kpis, kpis.head(1)]).with_columns(
-        pl.when(pl.int_range(pl.len()) == 3).then(-5).otherwise(pl.col("dau")).alias("dau")
-    )
-    broken.write_parquet(path)
+    # A second full run while a dashboard-like reader reads in a loop.
+    reader = Reader(settings)
+    reader.start()
+    try:
+        assert materialize_all(settings) is True
+    finally:
+        reader.stop.set()
+        reader.join(timeout=30)
+    assert reader.errors == [], reader.errors[:3]
+    assert reader.reads > 20
+    second = gold.current(settings)
+    assert second.id != first.id and second.models == first.models
+    assert first.id in reader.publications  # it read across the flip
+    print(f"first run {first_run_seconds:.1f}s; reader did {reader.reads} consistent reads")
+
+    # Break the KPI mart in the warehouse: a duplicated day and a negative DAU.
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("insert into main.exec_daily_kpis select * from main.exec_daily_kpis limit 1")
+        con.execute(
+            "update main.exec_daily_kpis set dau = -5 "
+            "where kpi_date = (select min(kpi_date) from main.exec_daily_kpis)"
+        )
 
     defs = build_defs(settings)
     with instance_for(settings) as instance:
@@ -79,16 +142,15 @@ def test_materialize_all_then_failed_check_raises_one_alert(loaded_world):
             definitions=defs,
             resources={"pulse": PulseResource.from_settings(settings)},
         )
-        first = asset_check_failure_alerts(context)
-        assert int(first.cursor) > 0
+        first_eval = asset_check_failure_alerts(context)
+        assert int(first_eval.cursor) > 0
         context2 = dg.build_sensor_context(
             instance=instance,
             definitions=defs,
-            cursor=first.cursor,
+            cursor=first_eval.cursor,
             resources={"pulse": PulseResource.from_settings(settings)},
         )
-        second = asset_check_failure_alerts(context2)
-        assert second.cursor == first.cursor
+        assert asset_check_failure_alerts(context2).cursor == first_eval.cursor
 
     alerts = list_alerts(engine_for(settings))
     assert [(a.source, a.asset_key, a.check_name, a.status) for a in alerts] == [
@@ -96,3 +158,6 @@ def test_materialize_all_then_failed_check_raises_one_alert(loaded_world):
     ]
     assert "kpi_date" in alerts[0].message
     assert alerts[0].dagster_run_id == result.run_id
+    # readers still see the last good publication
+    assert gold.current(settings).id == second.id
+    assert gold.read_mart(settings, "exec_daily_kpis").height == 60
