@@ -1,4 +1,6 @@
-{{ config(materialized='table') }}
+{#- A view: the daily-incremental ai_recommendation_daily reads it, and a daily-partitioned run
+    must see the subscription state of its own days without a separate rebuild of this model. -#}
+{{ config(materialized='view') }}
 
 {%- set grace_days = var('subscription_grace_days', 7) %}
 
