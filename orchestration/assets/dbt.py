@@ -157,6 +157,15 @@ def dbt_stages(manifest: Mapping[str, Any]) -> list[tuple[bool, list[str]]]:
     nodes = manifest.get("nodes", {})
     by_uid = {m.unique_id: m for m in models.values()}
     stage: dict[str, int] = {}
+    # A model's data tests run in its step; a test that also reads another model (relationships
+    # to dim_users, ...) needs that model built first: treat it as a parent too.
+    parents: dict[str, set[str]] = {
+        uid: set(nodes[uid].get("depends_on", {}).get("nodes", [])) for uid in by_uid
+    }
+    for node in nodes.values():
+        attached = node.get("attached_node")
+        if node.get("resource_type") == "test" and attached in parents:
+            parents[attached] |= set(node.get("depends_on", {}).get("nodes", [])) - {attached}
 
     def visit(uid: str, path: frozenset[str] = frozenset()) -> int:
         if uid in stage:
@@ -164,7 +173,7 @@ def dbt_stages(manifest: Mapping[str, Any]) -> list[tuple[bool, list[str]]]:
         model = by_uid[uid]
         daily = DAILY_TAG in model.tags
         best = 0
-        for parent in nodes[uid].get("depends_on", {}).get("nodes", []):
+        for parent in sorted(parents[uid]):
             if parent in by_uid and parent not in path:
                 parent_daily = DAILY_TAG in by_uid[parent].tags
                 best = max(best, visit(parent, path | {uid}) + (parent_daily != daily))

@@ -171,6 +171,12 @@ def test_dbt_stages_never_point_backwards():
             }.items()
         }
     }
+    # a relationships test of `mart` reads `users`: mart must be built after users
+    manifest["nodes"]["test.p.rel"] = {
+        "resource_type": "test",
+        "attached_node": "model.p.mart",
+        "depends_on": {"nodes": ["model.p.mart", "model.p.users"]},
+    }
     assert dbt_stages(manifest) == [
         (False, ["stg"]),
         (True, ["d_int"]),
