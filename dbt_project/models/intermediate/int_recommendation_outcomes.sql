@@ -1,3 +1,7 @@
+{#- A view: the daily-incremental ai_* marts read it, and a daily-partitioned run must see its own
+    days' recommendations without a separate rebuild of this model. -#}
+{{ config(materialized='view') }}
+
 with
 
 recommendation_events as (

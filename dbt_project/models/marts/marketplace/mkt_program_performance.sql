@@ -13,9 +13,9 @@ funnel as (
 
 ),
 
-events as (
+workouts as (
 
-    select * from {{ ref('stg_events') }}
+    select * from {{ ref('fct_workouts') }}
 
 ),
 
@@ -29,12 +29,11 @@ workout_programs as (
 
     -- Which program a workout belongs to, as the workout player reports it.
     select
-        json_extract_string(properties, '$.workout_id') as workout_id,
-        arg_max(json_extract_string(properties, '$.program_id'), event_at) as program_id
-    from events
-    where event_name in ('Workout Started', 'Workout Completed')
-        and json_extract_string(properties, '$.workout_id') is not null
-    group by 1
+        workout_id,
+        arg_max(program_id, coalesce(started_at, completed_at)) as program_id
+    from workouts
+    where workout_id is not null and program_id is not null
+    group by workout_id
 
 ),
 
