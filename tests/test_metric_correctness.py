@@ -103,18 +103,9 @@ def settings(tmp_path_factory) -> Settings:
 
 def read_mart(settings: Settings, name: str) -> pl.DataFrame:
     """A published mart (lake.gold: the current publication)."""
-    from lake.gold import MartNotPublished
     from lake.gold import read_mart as gold_read_mart
 
-    try:
-        return gold_read_mart(settings, name)
-    except MartNotPublished:
-        pass
-    # TEMPORARY until the publish step lands: the warehouse, read-only (nothing else runs now).
-    import duckdb
-
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        return con.sql(f'select * from main."{name}"').pl()
+    return gold_read_mart(settings, name)
 
 
 @pytest.fixture(scope="module")
