@@ -67,9 +67,7 @@ user_periods as (
                 signups_local.signup_local_date,
                 cast(timezone('{{ tz }}', activity.event_at) as date)
             )
-            else cast(floor(
-                (epoch(activity.event_at) - epoch(signups_local.signup_at)) / 86400
-            ) as bigint)
+            else (epoch_us(activity.event_at) - epoch_us(signups_local.signup_at)) // 86400000000
         end as period_number
     from signups_local
     inner join activity
