@@ -28,8 +28,9 @@ def test_transform_benchmark_runs_end_to_end_on_a_tiny_world(tmp_path, isolated_
         tmp_path / "tiny", scale, query_runs=3, select="stg_events exec_daily_kpis"
     )
     assert result["world"]["accepted"] > 0
-    assert result["full_build"]["failed"] == [] and result["incremental"]["failed"] == []
-    assert result["full_build"]["models"] == 2
+    assert result["full_run"]["failed"] == [] and result["incremental"]["failed"] == []
+    assert result["tests"]["failed"] == [] and result["tests"]["tests"] > 0
+    assert result["full_run"]["models"] == 2
     assert "exec_daily_kpis" in result["published"]
     by_query = {q["query"]: q for q in result["queries"]}
     kpis = by_query["exec KPIs, last 28 days"]
