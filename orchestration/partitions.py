@@ -39,7 +39,9 @@ def dbt_build_args(vars_: dict[str, Any] | None = None) -> list[str]:
     unpartitioned builds' CI (``dbt test --select test_type:unit``, tests/dbt)."""
     import json
 
-    args = ["build"]
+    # `cautious`: a test runs with the step of its model, not with an earlier step that built
+    # only one of its parents (a relationships test to dim_users must wait for its own model).
+    args = ["build", "--indirect-selection", "cautious"]
     if vars_:
         args += [
             "--vars",

@@ -159,5 +159,5 @@ def read_models(settings: Settings, names: Sequence[str]) -> dict[str, pl.DataFr
             if model is None or (model.schema, model.alias) not in present:
                 out[name] = None
                 continue
-            out[name] = con.execute(f"select * from {model.relation}").pl()
+            out[name] = con.sql(f"select * from {model.relation}").pl()
     return out

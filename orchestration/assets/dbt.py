@@ -144,8 +144,8 @@ def has_daily_models(manifest: Mapping[str, Any]) -> bool:
     return any(DAILY_TAG in m.tags for m in models_from_manifest(manifest).values())
 
 
-def dbt_stages(manifest: Mapping[str, Any]) -> list[tuple[bool, list[str]]]:
-    """Models grouped into steps that run in order: ``(daily, [model names])`` per step.
+def dbt_stages(manifest: Mapping[str, Any]) -> list[tuple[bool, list[str], list[str]]]:
+    """Models grouped into steps that run in order: ``(daily, [model names], [test names])``.
 
     Daily (partitioned) and other models interleave (staging → daily int_user_day_activity →
     dim_users → daily ai_recommendation_daily → ...). One multi-asset per kind would depend on
@@ -184,7 +184,21 @@ def dbt_stages(manifest: Mapping[str, Any]) -> list[tuple[bool, list[str]]]:
     for uid in sorted(by_uid):
         daily = DAILY_TAG in by_uid[uid].tags
         groups.setdefault((visit(uid), daily), []).append(by_uid[uid].name)
-    return [(daily, sorted(names)) for (_, daily), names in sorted(groups.items())]
+    order = sorted(groups)
+    step_of = {uid: order.index((stage[uid], DAILY_TAG in by_uid[uid].tags)) for uid in by_uid}
+    # Each data test runs in the step of its latest model parent (dbt's default "eager"
+    # indirect selection would run a test with the first step that built any of its parents).
+    tests: dict[int, list[str]] = {}
+    for node in nodes.values():
+        if node.get("resource_type") != "test":
+            continue
+        steps = [step_of[p] for p in node.get("depends_on", {}).get("nodes", []) if p in step_of]
+        if steps:
+            tests.setdefault(max(steps), []).append(node["name"])
+    return [
+        (daily, sorted(groups[(st, daily)]), sorted(tests.get(i, [])))
+        for i, (st, daily) in enumerate(order)
+    ]
 
 
 def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
@@ -196,10 +210,11 @@ def build_dbt_assets(project: DbtProject) -> list[dg.AssetsDefinition]:
     translator = PulseDbtTranslator()
     assets = []
     seen: dict[bool, int] = {}
-    for daily, names in dbt_stages(manifest):
+    for daily, models, tests in dbt_stages(manifest):
         index = seen[daily] = seen.get(daily, 0) + 1
         name = ("pulse_dbt_daily" if daily else "pulse_dbt") + (f"_{index}" if index > 1 else "")
-        assets.append(_dbt_step(name, daily, names, manifest_path, project, translator, by_uid))
+        select = [*models, *tests]
+        assets.append(_dbt_step(name, daily, select, manifest_path, project, translator, by_uid))
     return assets
 
 

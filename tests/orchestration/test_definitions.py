@@ -177,11 +177,12 @@ def test_dbt_stages_never_point_backwards():
         "attached_node": "model.p.mart",
         "depends_on": {"nodes": ["model.p.mart", "model.p.users"]},
     }
+    manifest["nodes"]["test.p.rel"]["name"] = "rel"
     assert dbt_stages(manifest) == [
-        (False, ["stg"]),
-        (True, ["d_int"]),
-        (False, ["mart", "users"]),
-        (True, ["d_ai"]),
+        (False, ["stg"], []),
+        (True, ["d_int"], []),
+        (False, ["mart", "users"], ["rel"]),
+        (True, ["d_ai"], []),
     ]
 
 
