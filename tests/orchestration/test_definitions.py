@@ -189,3 +189,16 @@ def test_dbt_stages_never_point_backwards():
 def test_selection_shorthand():
     assert _bare_to_key_syntax("exec_daily_kpis+") == "key:exec_daily_kpis+"
     assert _bare_to_key_syntax("+churn_model") == "+key:churn_model"
+
+
+def test_schedules_ask_for_the_right_partitions():
+    import datetime as dt
+
+    from orchestration.schedules import daily_full_refresh, hourly_incremental
+
+    at = dt.datetime(2026, 3, 5, 14, 10, tzinfo=dt.UTC)
+    hourly = hourly_incremental(dg.build_schedule_context(scheduled_execution_time=at))
+    assert hourly.partition_key == "2026-03-05"
+    daily = daily_full_refresh(dg.build_schedule_context(scheduled_execution_time=at))
+    assert daily.tags["dagster/asset_partition_range_start"] == "2026-03-04"
+    assert daily.tags["dagster/asset_partition_range_end"] == "2026-03-05"
