@@ -34,21 +34,15 @@ def partitioned_dbt_vars(window: dg.TimeWindow) -> dict[str, Any]:
 def dbt_build_args(vars_: dict[str, Any] | None = None) -> list[str]:
     """Arguments of ``dbt build`` (``dagster-dbt`` adds the ``--select`` of the step's subset).
 
-    A partitioned build skips dbt unit tests: their fixture rows would be filtered by the
-    partition window (``event_date_window``), and they test logic, not data. They run in the
-    unpartitioned builds' CI (``dbt test --select test_type:unit``, tests/dbt)."""
+    Indirect selection is ``empty``: each step selects its data tests explicitly
+    (``dbt_stages``: a test runs with its latest parent), so no test runs before all its models
+    exist. dbt unit tests are not selected: they test logic, not data (their fixture rows would
+    also be filtered by a partition window); CI runs them (tests/dbt)."""
     import json
 
-    # `cautious`: a test runs with the step of its model, not with an earlier step that built
-    # only one of its parents (a relationships test to dim_users must wait for its own model).
-    args = ["build", "--indirect-selection", "cautious"]
+    args = ["build", "--indirect-selection", "empty"]
     if vars_:
-        args += [
-            "--vars",
-            json.dumps(vars_, sort_keys=True),
-            "--exclude",
-            "resource_type:unit_test",
-        ]
+        args += ["--vars", json.dumps(vars_, sort_keys=True)]
     return args
 
 
