@@ -54,7 +54,7 @@ def graph_snapshot(defs: dg.Definitions) -> dict:
             continue
         jobs[job.name] = {
             "assets": sorted(name(k) for k in job.asset_layer.selected_asset_keys),
-            "checks": len(job.asset_check_selection or ()),
+            "checks": len(job.asset_layer.asset_graph.asset_check_keys),
             "tags": dict(sorted(job.tags.items())),
         }
     schedules = {
