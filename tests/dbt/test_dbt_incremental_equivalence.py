@@ -46,6 +46,16 @@ DAILY_SELECTION = "tag:daily"
 # Every model tagged `daily` (checked against the manifest): one comparison per model, so a
 # difference names its model.
 DAILY_MODELS = (
+    "stg_events",
+    "stg_account_events",
+    "stg_api_requests",
+    "stg_engagement_events",
+    "stg_experiment_exposures",
+    "stg_marketplace_events",
+    "stg_recommendation_events",
+    "stg_safety_flags",
+    "stg_subscription_events",
+    "stg_workout_events",
     "int_sessions",
     "int_sessions_by_platform",
     "int_user_day_activity",

@@ -1,9 +1,19 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='event_date',
+        tags=['daily'],
+    )
+}}
+
 with
 
 events as (
 
     select * from {{ ref('stg_events') }}
-    where event_name in {{ sql_string_list(marketplace_funnel_events()) }}
+    where {{ event_date_window('event_date') }}
+        and event_name in {{ sql_string_list(marketplace_funnel_events()) }}
 
 ),
 

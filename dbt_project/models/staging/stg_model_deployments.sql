@@ -1,3 +1,7 @@
+-- A table (not incremental): deployments are a handful of rows, and an empty incremental table
+-- would never pick up new days outside a Dagster partition run (its max(event_date) is null).
+{{ config(materialized='table') }}
+
 with
 
 events as (

@@ -1,8 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='event_date',
+        tags=['daily'],
+    )
+}}
+
 with
 
 events as (
 
     select * from {{ ref('stg_events') }}
+    where {{ event_date_window('event_date') }}
 
 ),
 
