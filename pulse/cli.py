@@ -118,12 +118,31 @@ def prepare() -> None:
     default=None,
     help="Dagster asset selection, e.g. 'exec_daily_kpis+' (default: every asset).",
 )
+@click.option(
+    "--start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day to (re)build for daily-partitioned assets (a backfill).",
+)
+@click.option(
+    "--end",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last day (inclusive) of that backfill.",
+)
 @click.option("--verbose", is_flag=True, help="Print dbt's and Dagster's full output.")
-def materialize(selection: str | None, verbose: bool) -> None:
-    """Materialize the asset graph headless; exits non-zero if any step fails."""
+def materialize(selection: str | None, start, end, verbose: bool) -> None:
+    """Materialize the asset graph headless (daily partitions: every day that has data, or
+    --start..--end); exits non-zero if any step fails."""
     from orchestration.materialize import materialize_all
 
-    ok = materialize_all(_settings(), selection, verbose=verbose)
+    ok = materialize_all(
+        _settings(),
+        selection,
+        start=start.date() if start else None,
+        end=end.date() if end else None,
+        verbose=verbose,
+    )
     if not ok:
         raise click.ClickException("materialization failed: see the log above")
 
