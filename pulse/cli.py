@@ -184,5 +184,13 @@ def docs(no_serve: bool) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def _register_groups() -> None:
+    from pulse.privacy_cli import privacy
+
+    main.add_command(privacy)
+
+
+_register_groups()
+
 if __name__ == "__main__":
     sys.exit(main())
