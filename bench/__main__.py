@@ -12,7 +12,9 @@ from bench import harness
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--only", choices=["pipeline", "collector", "transform"], help="run one benchmark"
+        "--only",
+        choices=["pipeline", "collector", "transform", "anomaly"],
+        help="run one benchmark",
     )
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--days", type=int, default=60)
@@ -30,6 +32,9 @@ def main() -> None:
         "--transform-dir",
         default=str(Path(tempfile.gettempdir()) / "pulse-bench-transform"),
         help="transform: where worlds are generated and kept (re-runs reuse them)",
+    )
+    parser.add_argument(
+        "--anomaly-seeds", default="1,2,3,4,5", help="anomaly: seeds of the worlds to score"
     )
     args = parser.parse_args()
 
@@ -64,6 +69,19 @@ def main() -> None:
         )
         for row in metrics:
             print(f"  {row['metric']:<70} {row['value']:>12,.2f} {row['unit']}")
+        print(f"results: {path}")
+    if args.only in (None, "anomaly"):
+        from bench import anomaly
+
+        params, metrics, scores = anomaly.run([int(s) for s in args.anomaly_seeds.split(",")])
+        path = harness.record(
+            "anomaly", "Anomaly detection: injected incidents (issue 6)", params, metrics
+        )
+        for row in metrics:
+            print(f"  {row['metric']:<45} {row['value']:>8,.3f} {row['unit']}")
+        for s in scores:
+            for missed in s.missed:
+                print(f"  missed (seed {s.seed}): {missed}")
         print(f"results: {path}")
     print(f"docs:    {harness.render_docs()}")
 

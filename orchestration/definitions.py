@@ -17,6 +17,7 @@ from orchestration.assets.dbt import build_dbt_assets, has_daily_models
 from orchestration.assets.maintenance import MAINTENANCE_ASSETS
 from orchestration.assets.ml import ML_ASSETS
 from orchestration.assets.publish import GOLD_PUBLICATION, build_gold_publication
+from orchestration.assets.quality import QUALITY_ASSETS, QUALITY_JOBS, QUALITY_SCHEDULES
 from orchestration.checks.exec_daily_kpis import CHECKS
 from orchestration.dbt_project import pulse_dbt_project, require_manifest
 from orchestration.jobs import JOBS, incremental_job
@@ -64,12 +65,19 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     publication = build_gold_publication(
         gold_models, [*_gold_keys(dbt_assets, {m.name for m in gold_models}), *checked]
     )
-    jobs = [j for j in JOBS if partitioned or j is not incremental_job]
+    jobs = [*(j for j in JOBS if partitioned or j is not incremental_job), *QUALITY_JOBS]
     defs = dg.Definitions(
-        assets=[*BRONZE_ASSETS, *dbt_assets, publication, *ML_ASSETS, *MAINTENANCE_ASSETS],
+        assets=[
+            *BRONZE_ASSETS,
+            *dbt_assets,
+            publication,
+            *ML_ASSETS,
+            *MAINTENANCE_ASSETS,
+            *QUALITY_ASSETS,
+        ],
         asset_checks=CHECKS,
         jobs=jobs,
-        schedules=build_schedules(partitioned),
+        schedules=[*build_schedules(partitioned), *QUALITY_SCHEDULES],
         sensors=[*SENSORS, build_bronze_events_sensor(partitioned)],
         resources=build_resources(settings),
         # In-process by default: the multiprocess executor starts a Python process per step, ~7 s
