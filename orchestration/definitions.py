@@ -16,6 +16,12 @@ from orchestration.assets.bronze import BRONZE_ASSETS
 from orchestration.assets.dbt import build_dbt_assets, has_daily_models
 from orchestration.assets.maintenance import MAINTENANCE_ASSETS
 from orchestration.assets.ml import ML_ASSETS
+from orchestration.assets.platform import (
+    PLATFORM_ASSETS,
+    PLATFORM_JOBS,
+    PLATFORM_SCHEDULES,
+    PLATFORM_SENSORS,
+)
 from orchestration.assets.publish import GOLD_PUBLICATION, build_gold_publication
 from orchestration.assets.quality import QUALITY_ASSETS, QUALITY_JOBS, QUALITY_SCHEDULES
 from orchestration.checks.exec_daily_kpis import CHECKS
@@ -65,7 +71,11 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     publication = build_gold_publication(
         gold_models, [*_gold_keys(dbt_assets, {m.name for m in gold_models}), *checked]
     )
-    jobs = [*(j for j in JOBS if partitioned or j is not incremental_job), *QUALITY_JOBS]
+    jobs = [
+        *(j for j in JOBS if partitioned or j is not incremental_job),
+        *QUALITY_JOBS,
+        *PLATFORM_JOBS,
+    ]
     defs = dg.Definitions(
         assets=[
             *BRONZE_ASSETS,
@@ -74,11 +84,12 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             *ML_ASSETS,
             *MAINTENANCE_ASSETS,
             *QUALITY_ASSETS,
+            *PLATFORM_ASSETS,
         ],
         asset_checks=CHECKS,
         jobs=jobs,
-        schedules=[*build_schedules(partitioned), *QUALITY_SCHEDULES],
-        sensors=[*SENSORS, build_bronze_events_sensor(partitioned)],
+        schedules=[*build_schedules(partitioned), *QUALITY_SCHEDULES, *PLATFORM_SCHEDULES],
+        sensors=[*SENSORS, build_bronze_events_sensor(partitioned), *PLATFORM_SENSORS],
         resources=build_resources(settings),
         # In-process by default: the multiprocess executor starts a Python process per step, ~7 s
         # each on this 2-core machine (46 s vs 25 s for the full graph, STACK_NOTES), and steps

@@ -172,6 +172,7 @@ event_monitoring_schedule = dg.ScheduleDefinition(
     job=event_monitoring_job,
     cron_schedule="5 * * * *",
     execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Hourly, five minutes past: detect anomalies in the last day of events.",
 )
 
