@@ -1,0 +1,198 @@
+"""Who a data subject is in our data, and which rows are theirs.
+
+A subject is a ``user_id`` plus every identifier linked to it in the data:
+
+* the ``anonymous_id`` and ``previous_id`` values of rows whose ``user_id`` is the subject
+  (identify/alias events link the device's anonymous id to the user);
+* the pseudonymized PII tokens (``hmac:<32 hex>``, see :mod:`lake.privacy`) found in the JSON
+  columns of those rows, unless the same token also appears in rows of another user (two members
+  with the same name share the name's token: such a token identifies nobody alone and is not used).
+
+A row belongs to the subject when one of its string columns *is* one of the identifiers, or one
+of its JSON text columns contains one as a JSON string (``"usr_..."``), and its ``user_id`` (when
+the table has one) is null or the subject's: an event of another user on a shared device keeps
+its anonymous id and stays. :func:`row_predicate` writes that rule as SQL that both DuckDB and
+delta-rs (DataFusion) evaluate, so the same rule counts, deletes and exports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+USER_COLUMN = "user_id"
+# Columns whose values are identities (exact match); any other string column is matched too.
+IDENTITY_COLUMNS = ("user_id", "anonymous_id", "previous_id")
+TOKEN_RE = re.compile(r"hmac:[0-9a-f]{32}")
+TOKEN_SQL_RE = "hmac:[0-9a-f]{32}"
+_SIMPLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The subject's identifiers. ``user_id`` is never written anywhere by Pulse's privacy code:
+    request records and audit rows use ``lake.audit.subject_token`` instead."""
+
+    user_id: str
+    anonymous_ids: frozenset[str] = field(default_factory=frozenset)
+    tokens: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def ids(self) -> list[str]:
+        """Identity values (user id first, then linked ids, sorted)."""
+        return [self.user_id, *sorted(self.anonymous_ids - {self.user_id})]
+
+    @property
+    def needles(self) -> list[str]:
+        """Every value that identifies the subject: what verification looks for in any file."""
+        return [*self.ids, *sorted(self.tokens)]
+
+    def merge(self, anonymous_ids: Iterable[str], tokens: Iterable[str]) -> Identity:
+        return Identity(
+            self.user_id,
+            self.anonymous_ids | {a for a in anonymous_ids if a},
+            self.tokens | set(tokens),
+        )
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    is_string: bool
+    is_json: bool = False  # string column holding JSON text (payload, traits, context ...)
+
+
+def validate_user_id(user_id: str) -> str:
+    value = (user_id or "").strip()
+    if not value:
+        raise ValueError("--user must be a non-empty user id")
+    if value != user_id or len(value) > 512 or any(ord(c) < 32 for c in value):
+        raise ValueError(
+            "--user must be the user id exactly as the app sends it (no surrounding spaces or "
+            "control characters, at most 512 characters)"
+        )
+    return value
+
+
+def quote_ident(name: str) -> str:
+    return name if _SIMPLE_NAME.match(name) else '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def json_needle(value: str) -> str:
+    """How ``value`` appears inside JSON text written by orjson (quoted, escaped)."""
+    return orjson.dumps(value).decode()
+
+
+def _in_list(values: Sequence[str]) -> str:
+    return "(" + ", ".join(quote_literal(v) for v in values) + ")"
+
+
+def row_predicate(columns: Sequence[Column], identity: Identity) -> str | None:
+    """SQL predicate selecting the subject's rows in a table with ``columns`` (None: the table
+    has no string column, so it cannot hold them)."""
+    needles = identity.needles
+    hits = []
+    for col in columns:
+        if not col.is_string:
+            continue
+        name = quote_ident(col.name)
+        hits.append(f"{name} IN {_in_list(needles)}")
+        if col.is_json:
+            hits.extend(f"strpos({name}, {quote_literal(json_needle(v))}) > 0" for v in needles)
+    if not hits:
+        return None
+    hit = "(" + " OR ".join(hits) + ")"
+    if any(c.name == USER_COLUMN and c.is_string for c in columns):
+        owner = f"({USER_COLUMN} IS NULL OR {USER_COLUMN} IN {_in_list(needles)})"
+        return f"{owner} AND {hit}"
+    return hit
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A table readable by one DuckDB connection: a registered Delta dataset or a warehouse
+    table. ``name`` is the SQL name; ``label`` is what reports show."""
+
+    name: str
+    label: str
+    columns: tuple[Column, ...]
+
+    def has(self, column: str) -> bool:
+        return any(c.name == column and c.is_string for c in self.columns)
+
+    @property
+    def json_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.is_json]
+
+
+def detect_columns(
+    con, relation: str, names_types: Sequence[tuple[str, bool]]
+) -> tuple[Column, ...]:
+    """Columns of ``relation``; a string column is JSON when its sampled values look like JSON
+    objects or arrays (so new payload columns are parsed without a list to maintain)."""
+    strings = [n for n, is_str in names_types if is_str]
+    looks_json: dict[str, bool] = dict.fromkeys(strings, False)
+    if strings:
+        select = ", ".join(quote_ident(n) for n in strings)
+        for row in con.execute(f"select {select} from {relation} limit 200").fetchall():
+            for name, value in zip(strings, row, strict=True):
+                if isinstance(value, str) and value[:1] in ("{", "["):
+                    looks_json[name] = True
+    return tuple(Column(n, s, looks_json.get(n, False)) for n, s in names_types)
+
+
+def resolve(con, relations: Sequence[Relation], user_id: str) -> Identity:
+    """The subject's identity as linked in ``relations`` (see the module docstring)."""
+    identity = Identity(user_id)
+    linked: set[str] = set()
+    uid = quote_literal(user_id)
+    for rel in relations:
+        if not rel.has(USER_COLUMN):
+            continue
+        for column in ("anonymous_id", "previous_id"):
+            if rel.has(column):
+                rows = con.execute(
+                    f"select distinct {column} from {rel.name} "
+                    f"where {USER_COLUMN} = {uid} and {column} is not null"
+                ).fetchall()
+                linked.update(r[0] for r in rows)
+    identity = identity.merge(linked, ())
+    ids = _in_list(identity.ids)
+    mine: set[str] = set()
+    shared: set[str] = set()
+    for rel in relations:
+        json_cols = rel.json_columns
+        if not rel.has(USER_COLUMN) or not json_cols:
+            continue
+        anon = (
+            f" or ({USER_COLUMN} is null and anonymous_id in {ids})"
+            if rel.has("anonymous_id")
+            else ""
+        )
+        text = " || ' ' || ".join(f"coalesce({quote_ident(c)}, '')" for c in json_cols)
+        has_token = " or ".join(f"strpos({quote_ident(c)}, 'hmac:') > 0" for c in json_cols)
+        rows = con.execute(
+            f"""
+            select tok,
+                   bool_or({USER_COLUMN} in {ids}{anon}) as mine,
+                   bool_or({USER_COLUMN} is not null and {USER_COLUMN} not in {ids}) as other
+            from (
+                select {USER_COLUMN}, {"anonymous_id" if anon else "null as anonymous_id"},
+                       unnest(regexp_extract_all({text}, '{TOKEN_SQL_RE}')) as tok
+                from {rel.name} where {has_token}
+            )
+            group by tok having bool_or({USER_COLUMN} in {ids}{anon})
+            """
+        ).fetchall()
+        for tok, _mine, other in rows:
+            mine.add(tok)
+            if other:
+                shared.add(tok)
+    return identity.merge((), mine - shared)
