@@ -20,6 +20,7 @@ from orchestration.assets.publish import GOLD_PUBLICATION, build_gold_publicatio
 from orchestration.checks.exec_daily_kpis import CHECKS
 from orchestration.dbt_project import pulse_dbt_project, require_manifest
 from orchestration.jobs import JOBS, incremental_job
+from orchestration.privacy import privacy_erase_job
 from orchestration.resources import build_resources
 from orchestration.schedules import build_schedules
 from orchestration.sensors.alerts import SENSORS
@@ -65,6 +66,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         gold_models, [*_gold_keys(dbt_assets, {m.name for m in gold_models}), *checked]
     )
     jobs = [j for j in JOBS if partitioned or j is not incremental_job]
+    jobs.append(privacy_erase_job)
     defs = dg.Definitions(
         assets=[*BRONZE_ASSETS, *dbt_assets, publication, *ML_ASSETS, *MAINTENANCE_ASSETS],
         asset_checks=CHECKS,
