@@ -19,14 +19,18 @@ from orchestration.resources import PulseResource
 from pulse.settings import Settings
 
 
-def rederive(settings: Settings, dates: tuple[dt.date, dt.date] | None) -> bool:
-    """Rebuild the dbt models (the partitions of ``dates`` when given) and everything downstream
-    (gold publication, ML), so no aggregate still counts an erased user. True on success."""
+def rederive(
+    settings: Settings, dates: tuple[dt.date, dt.date] | None, selection: str | None = None
+) -> bool:
+    """Rebuild the dbt models (the daily partitions of ``dates`` when given; unpartitioned
+    models whole) and everything downstream (gold publication, ML), so no aggregate still counts
+    an erased user. ``selection`` narrows it (default: everything ``pulse materialize`` builds).
+    True on success."""
     from orchestration.materialize import materialize_all
 
     if dates is None:
-        return materialize_all(settings)
-    return materialize_all(settings, start=dates[0], end=dates[1])
+        return materialize_all(settings, selection)
+    return materialize_all(settings, selection, start=dates[0], end=dates[1])
 
 
 class EraseConfig(dg.Config):
