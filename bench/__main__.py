@@ -12,7 +12,9 @@ from bench import harness
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--only", choices=["pipeline", "collector", "transform"], help="run one benchmark"
+        "--only",
+        choices=["pipeline", "collector", "transform", "privacy"],
+        help="run one benchmark",
     )
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--days", type=int, default=60)
@@ -30,6 +32,17 @@ def main() -> None:
         "--transform-dir",
         default=str(Path(tempfile.gettempdir()) / "pulse-bench-transform"),
         help="transform: where worlds are generated and kept (re-runs reuse them)",
+    )
+    parser.add_argument(
+        "--privacy-dir",
+        default="/work/benchdata/privacy",
+        help="privacy: where the 10M-event world is generated and kept (erasures are destructive: "
+        "each run erases another user)",
+    )
+    parser.add_argument(
+        "--privacy-rederive",
+        action="store_true",
+        help="privacy: also time re-derivation (needs a dbt warehouse in that world)",
     )
     args = parser.parse_args()
 
@@ -64,6 +77,16 @@ def main() -> None:
         )
         for row in metrics:
             print(f"  {row['metric']:<70} {row['value']:>12,.2f} {row['unit']}")
+        print(f"results: {path}")
+    if args.only in (None, "privacy"):
+        from bench import privacy
+
+        params, metrics, _result = privacy.run(
+            Path(args.privacy_dir), rederive=args.privacy_rederive
+        )
+        path = harness.record("privacy", "Privacy: erase one user (issue 5)", params, metrics)
+        for row in metrics:
+            print(f"  {row['metric']:<60} {row['value']:>12,.2f} {row['unit']}")
         print(f"results: {path}")
     print(f"docs:    {harness.render_docs()}")
 

@@ -2,12 +2,12 @@
 publications, Dagster's SQLite stores and a collector WAL.
 
 One module-scoped world: bulk-load, flush a few of user A's events through a real WAL, build the
-daily KPI models with dbt (`materialize_all("+exec_daily_kpis")`, the smallest selection with
-user-level and aggregate tables: the full graph is too slow for the test budget), publish two
-gold publications of them. Then erase A with the CLI and check, with a scan written independently
-of the code under test, that no file of the data dir, no older Delta version and no `_delta_log`
-entry still holds A's id, anonymous id or PII tokens, while every other user's rows are untouched;
-re-derivation (same function as the CLI's default) then drops A from the DAU.
+daily KPI models with dbt (`dbt run --select +exec_daily_kpis`: the smallest build with
+user-level and aggregate tables; the full graph through Dagster is too slow for the test budget),
+publish two gold publications of them. Then erase A with the CLI and check, with a scan written
+independently of the code under test, that no file of the data dir, no older Delta version and no
+`_delta_log` entry still holds A's id, anonymous id or PII tokens, while every other user's rows
+are untouched; rebuilding the models then drops A from the DAU.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def _traces(settings, needles: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
+    from bench.transform import run_dbt
     from lake.collector.flusher import Flusher
     from lake.ingest import bulk_load
     from lake.pipeline import prepare
@@ -73,7 +74,6 @@ def world(tmp_path_factory):
     from lake.wal import WriteAheadLog
     from lake.writer import DeltaSink
     from orchestration.dbt_project import prepare_manifest
-    from orchestration.materialize import materialize_all
     from pulse.settings import get_settings
 
     data = tmp_path_factory.mktemp("erasure") / "data"
@@ -116,7 +116,8 @@ def world(tmp_path_factory):
     wal.append(records)
     Flusher(settings, DeltaSink(settings), wal).flush_all()
     wal.close()
-    assert materialize_all(settings, KPI_SELECTION) is True
+    dbt = run_dbt(settings, ["run", "--select", KPI_SELECTION], data.parent / "dbt")
+    assert dbt["returncode"] == 0 and not dbt["failed"], dbt
     from lake import gold
     from orchestration.warehouse import read_only
 
@@ -251,11 +252,12 @@ def test_erase_leaves_no_trace(world):
     assert user not in str(read(settings).to_pylist())
 
 
-def test_rederivation_stops_counting_the_erased_user(world):
-    from orchestration.privacy import rederive
+def test_rebuilt_aggregates_stop_counting_the_erased_user(world, tmp_path):
+    from bench.transform import run_dbt
 
     settings, dau_before, dates = world["settings"], world["dau_before"], world["dates"]
-    assert rederive(settings, (min(dates), max(dates)), KPI_SELECTION) is True
+    dbt = run_dbt(settings, ["run", "--full-refresh", "--select", KPI_SELECTION], tmp_path)
+    assert dbt["returncode"] == 0 and not dbt["failed"], dbt
     dau_after = _dau(settings)
     # A no longer counts: at most one less on days A had events, unchanged elsewhere.
     assert all(dau_before[d] - 1 <= dau_after[d] <= dau_before[d] for d in dates if d in dau_before)
