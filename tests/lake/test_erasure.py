@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -127,6 +128,26 @@ def world(tmp_path_factory):
                 settings,
                 {m: con.sql(f"select * from {_relation(m)}").to_arrow_table() for m in GOLD_MODELS},
             )
+    # What ML, reports and Dagster leave beside the tables (written here rather than by the slow
+    # assets themselves): scores per user, an HTML report embedding rows, a SQLite run store
+    # whose run config names the user, a log line.
+    users = ranked["user_id"].to_list()
+    pl.DataFrame({"user_id": users, "churn_probability": [0.5] * len(users)}).write_parquet(
+        settings.gold_dir / "churn_scores.parquet", compression="zstd"
+    )
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    (settings.reports_dir / "drift_report.html").write_text(
+        f'<html><script>var rows = [{{"user_id": "{user_a}"}}, {{"user_id": "{user_b}"}}];'
+        "</script></html>"
+    )
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(settings.dagster_home / "runs.db") as db:
+        db.execute("create table runs (run_id text, run_body text)")
+        db.execute(
+            "insert into runs values ('r1', ?)", (orjson.dumps({"user_id": user_a}).decode(),)
+        )
+    (settings.data_dir / "logs").mkdir(exist_ok=True)
+    (settings.data_dir / "logs" / "collector.log").write_text(f"ack anonymous_id={anon_a}\n")
     yield {"settings": settings, "a": user_a, "b": user_b, "anon_a": anon_a}
     get_settings.cache_clear()
     if saved is None:
@@ -247,6 +268,12 @@ def test_erase_leaves_no_trace(world):
     assert request["status"] == "completed"
     assert request["rows_removed"]["lake/bronze/events"] == mine.height
     assert request["rows_removed"]["wal"] == 2
+    assert request["rows_removed"]["file/lake/gold/churn_scores.parquet"] == 1
+    assert request["rows_removed"]["sqlite/dagster_home/runs.db"] == 1
+    assert "text/reports/drift_report.html" in request["rows_removed"]
+    assert world["b"] in (settings.reports_dir / "drift_report.html").read_text()
+    scores = pl.read_parquet(settings.gold_dir / "churn_scores.parquet")
+    assert user not in scores["user_id"].to_list() and world["b"] in scores["user_id"].to_list()
     erasures = read(settings, action="erasure", subject=subject).to_pylist()
     assert {e["target"] for e in erasures} >= {"lake/bronze/events", "*"}
     assert user not in str(read(settings).to_pylist())
