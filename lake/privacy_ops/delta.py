@@ -136,7 +136,10 @@ def purge_history(path: Path, needles: Sequence[str]) -> dict[str, int]:
     if _newest_commit_holds(path, table.version(), needles):
         # The newest commit (e.g. a DELETE when there was nothing to vacuum) names the subject:
         # put a clean commit on top so it can go below the checkpoint.
-        table.alter.set_table_properties({"pulse.erased_at": str(int(time.time()))})
+        # Re-setting the log retention to its current value changes nothing but adds a commit.
+        key = "delta.logRetentionDuration"
+        value = table.metadata().configuration.get(key, "interval 30 days")
+        table.alter.set_table_properties({key: value}, raise_if_not_exists=False)
         table = DeltaTable(str(path))
     table.create_checkpoint()
     version = table.version()
