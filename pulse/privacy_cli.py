@@ -64,6 +64,15 @@ EXIT_FAILED = 1
 EXIT_NOT_FOUND = 3
 
 
+def _valid_user(user_id: str) -> str:
+    from lake.privacy_ops.identity import validate_user_id
+
+    try:
+        return validate_user_id(user_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--user") from None
+
+
 @privacy.command("erase")
 @click.option("--user", "user_id", required=True, help="The user id to erase, as the app sends it.")
 @click.option(
@@ -82,10 +91,9 @@ def erase_command(user_id: str, rederive: bool) -> None:
     from lake.privacy_ops.warehouse import WarehouseLocked
 
     settings = _settings()
+    user_id = _valid_user(user_id)
     try:
         result = erase_user(settings, user_id, progress=lambda m: click.echo(f"  {m}"))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--user") from None
     except (WarehouseLocked, UnflushedEvents) as exc:
         click.echo(f"erasure not run: {exc}", err=True)
         raise SystemExit(EXIT_FAILED) from None
@@ -160,10 +168,9 @@ def export_command(user_id: str, out) -> None:
     from lake.privacy_ops.export import export_user, write_export
     from lake.privacy_ops.warehouse import WarehouseLocked
 
+    user_id = _valid_user(user_id)
     try:
         document = export_user(_settings(), user_id)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--user") from None
     except WarehouseLocked as exc:
         raise click.ClickException(str(exc)) from None
     data = write_export(document, out)

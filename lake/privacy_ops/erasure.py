@@ -115,9 +115,10 @@ def erase_user(
     requests.set_status(settings, request_id, "running")
     started = time.perf_counter()
     wh = None
+    scratch = None  # an in-memory DuckDB when there is no warehouse to read through
     try:
         wh = warehouse.open_writer(settings)
-        con = wh if wh is not None else duckdb.connect()
+        con = wh if wh is not None else (scratch := duckdb.connect())
         lake_rel, wh_rel = _discover(con, settings, wh)
         identity = resolve(con, [r for _, r in lake_rel if r is not None] + wh_rel, user_id)
         result.linked_ids = len(identity.anonymous_ids)
@@ -205,6 +206,9 @@ def erase_user(
             ),
         )
         raise
+    finally:
+        if scratch is not None:
+            scratch.close()
     requests.set_status(settings, request_id, result.status, result.rows_removed)
     entries = [
         audit.AuditEntry(
