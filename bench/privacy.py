@@ -70,7 +70,11 @@ def run(work_dir: Path = DEFAULT_DIR, scale: str = "10x", rederive: bool = False
     from lake.privacy_ops.erasure import erase_user
 
     started = time.perf_counter()
-    result = erase_user(settings, user, progress=lambda m: print(f"  {m}", flush=True))
+    result = erase_user(
+        settings,
+        user,
+        progress=lambda m: print(f"  {time.perf_counter() - started:6.1f}s {m}", flush=True),
+    )
     total_s = time.perf_counter() - started
     load_after = os.getloadavg()
     if not result.ok or result.status != "completed":

@@ -73,20 +73,20 @@ def _discover(con, settings: Settings, wh: duckdb.DuckDBPyConnection | None):
     return lake_rel, wh_rel
 
 
-def _affected_dates(con, lake_rel, identity: Identity) -> tuple[dt.date, dt.date] | None:
-    for path, rel in lake_rel:
-        if (
-            rel is not None
-            and path.name == "events"
-            and any(c.name == "event_date" for c in rel.columns)
-        ):
-            predicate = row_predicate(rel.columns, identity)
-            low, high = con.execute(
-                f"select min(event_date), max(event_date) from {rel.name} where {predicate}"
-            ).fetchall()[0]
-            if low is not None:
-                return low, high
-    return None
+def _count(con, path: Path, rel: Relation, identity: Identity, dates: list) -> int:
+    """Rows of the subject in a registered Delta table; for ``bronze/events`` also appends the
+    (min, max) event date of those rows to ``dates`` (one scan for both)."""
+    predicate = row_predicate(rel.columns, identity)
+    if predicate is None:
+        return 0
+    if path.name == "events" and any(c.name == "event_date" for c in rel.columns):
+        n, low, high = con.execute(
+            f"select count(*), min(event_date), max(event_date) from {rel.name} where {predicate}"
+        ).fetchall()[0]
+        if low is not None:
+            dates.append((low, high))
+        return int(n)
+    return delta.count_rows(con, rel, identity)
 
 
 def erase_user(
@@ -120,12 +120,15 @@ def erase_user(
         wh = warehouse.open_writer(settings)
         con = wh if wh is not None else (scratch := duckdb.connect())
         lake_rel, wh_rel = _discover(con, settings, wh)
+        say(f"{len(lake_rel)} Delta table(s), {len(wh_rel)} warehouse table(s)")
         identity = resolve(con, [r for _, r in lake_rel if r is not None] + wh_rel, user_id)
+        say("identity resolved; counting rows")
         result.linked_ids = len(identity.anonymous_ids)
         result.tokens = len(identity.tokens)
+        dates: list[tuple[dt.date, dt.date]] = []
         counts = {
-            rel.label: delta.count_rows(con, rel, identity)
-            for _, rel in lake_rel
+            rel.label: _count(con, path, rel, identity, dates)
+            for path, rel in lake_rel
             if rel is not None
         }
         counts |= {rel.label: delta.count_rows(con, rel, identity) for rel in wh_rel}
@@ -134,7 +137,8 @@ def erase_user(
             f"{result.tokens} PII token(s); {sum(counts.values())} row(s) in "
             f"{sum(1 for c in counts.values() if c)} table(s)"
         )
-        result.affected_dates = _affected_dates(con, lake_rel, identity)
+        if dates:
+            result.affected_dates = (min(d[0] for d in dates), max(d[1] for d in dates))
         files.check_wal(settings, identity)
 
         for path, rel in lake_rel:
@@ -146,6 +150,7 @@ def erase_user(
                 removed = delta.delete_rows(path, rel, identity)
             name = "lake/" + delta.label(settings, path)
             if removed or delta.table_holds(path, identity.needles):
+                say(f"purging the history of {name}")
                 result.history[name] = delta.purge_history(path, identity.needles)
             if removed:
                 result.rows_removed[name] = removed
@@ -166,6 +171,7 @@ def erase_user(
                 wh.close()
             wh = None
 
+        say("cleaning loose files, SQLite stores and the WAL")
         report = files.erase_files(settings, identity)
         result.rows_removed |= {f"file/{k}": v for k, v in report.parquet_rows.items()}
         result.rows_removed |= {f"text/{k}": v for k, v in report.text_files.items()}

@@ -78,13 +78,28 @@ def _string_leaves(array: pa.ChunkedArray | pa.Array) -> Iterator[pa.Array]:
             yield chunk.cast(pa.large_binary())
 
 
+def _may_hold_text(t: pa.DataType) -> bool:
+    return not (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_temporal(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_decimal(t)
+    )
+
+
 def _regex(needles: Sequence[str]) -> str:
     return "|".join(re.escape(n) for n in needles)
 
 
 def parquet_hits(path: Path, needles: Sequence[str]) -> list[str]:
     """Needles found in the decoded string values of a Parquet file."""
-    table = pq.read_table(path)
+    # Only columns that can hold text: decoding timestamps and numbers would prove nothing.
+    schema = pq.read_schema(path)
+    wanted = [f.name for f in schema if _may_hold_text(f.type)]
+    if not wanted:
+        return []
+    table = pq.read_table(path, columns=wanted)
     pattern = _regex(needles)
     found: list[str] = []
     for column in table.columns:
