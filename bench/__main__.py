@@ -13,7 +13,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--only",
-        choices=["pipeline", "collector", "transform", "anomaly"],
+        choices=["pipeline", "collector", "transform", "anomaly", "privacy"],
         help="run one benchmark",
     )
     parser.add_argument("--users", type=int, default=2000)
@@ -35,6 +35,17 @@ def main() -> None:
     )
     parser.add_argument(
         "--anomaly-seeds", default="1,2,3,4,5", help="anomaly: seeds of the worlds to score"
+    )
+    parser.add_argument(
+        "--privacy-dir",
+        default=str(Path(tempfile.gettempdir()) / "pulse-bench-privacy"),
+        help="privacy: where the 10M-event world is generated and kept (erasures are destructive: "
+        "each run erases another user)",
+    )
+    parser.add_argument(
+        "--privacy-rederive",
+        action="store_true",
+        help="privacy: also time re-derivation (needs a dbt warehouse in that world)",
     )
     args = parser.parse_args()
 
@@ -82,6 +93,15 @@ def main() -> None:
         for s in scores:
             for missed in s.missed:
                 print(f"  missed (seed {s.seed}): {missed}")
+    if args.only in (None, "privacy"):
+        from bench import privacy
+
+        params, metrics, _result = privacy.run(
+            Path(args.privacy_dir), rederive=args.privacy_rederive
+        )
+        path = harness.record("privacy", "Privacy: erase one user (issue 5)", params, metrics)
+        for row in metrics:
+            print(f"  {row['metric']:<60} {row['value']:>12,.2f} {row['unit']}")
         print(f"results: {path}")
     print(f"docs:    {harness.render_docs()}")
 

@@ -27,6 +27,7 @@ from orchestration.assets.quality import QUALITY_ASSETS, QUALITY_JOBS, QUALITY_S
 from orchestration.checks.exec_daily_kpis import CHECKS
 from orchestration.dbt_project import pulse_dbt_project, require_manifest
 from orchestration.jobs import JOBS, incremental_job
+from orchestration.privacy import privacy_erase_job
 from orchestration.resources import build_resources
 from orchestration.schedules import build_schedules
 from orchestration.sensors.alerts import SENSORS
@@ -75,6 +76,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         *(j for j in JOBS if partitioned or j is not incremental_job),
         *QUALITY_JOBS,
         *PLATFORM_JOBS,
+        privacy_erase_job,
     ]
     defs = dg.Definitions(
         assets=[

@@ -1,9 +1,13 @@
 """``pulse privacy ...``: the privacy officer's commands (audit log; erasure, export, key rotation
-and retention register here too). Heavy imports stay inside the commands."""
+and retention register here too). Heavy imports stay inside the commands.
+
+Exit codes of `erase`: 0 erased (or nothing left to erase), 1 failed (verification found traces,
+or the erasure could not run now: warehouse locked, unflushed WAL), 3 the user is unknown."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
 
@@ -54,3 +58,128 @@ def audit_command(action: str | None, since, limit: int | None, as_json: bool) -
             f"{row['at']:%Y-%m-%d %H:%M:%S}Z  {row['action']:<18} {row['status']:<8} "
             f"rows={count:<8} actor={row['actor']} subject={subject} target={target}"
         )
+
+
+EXIT_FAILED = 1
+EXIT_NOT_FOUND = 3
+
+
+def _valid_user(user_id: str) -> str:
+    from lake.privacy_ops.identity import validate_user_id
+
+    try:
+        return validate_user_id(user_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--user") from None
+
+
+@privacy.command("erase")
+@click.option("--user", "user_id", required=True, help="The user id to erase, as the app sends it.")
+@click.option(
+    "--rederive/--no-rederive",
+    default=True,
+    show_default=True,
+    help="Rebuild the dbt models and republish gold afterwards, so aggregates no longer count "
+    "the user.",
+)
+def erase_command(user_id: str, rederive: bool) -> None:
+    """Erase a user from every table, file and retained version, then verify (right to be
+    forgotten). Rows removed per table are printed; the request and the audit log name the user
+    only by a keyed hash."""
+    from lake.privacy_ops.erasure import erase_user
+    from lake.privacy_ops.files import UnflushedEvents
+    from lake.privacy_ops.warehouse import WarehouseLocked
+
+    settings = _settings()
+    user_id = _valid_user(user_id)
+    try:
+        result = erase_user(settings, user_id, progress=lambda m: click.echo(f"  {m}"))
+    except (WarehouseLocked, UnflushedEvents) as exc:
+        click.echo(f"erasure not run: {exc}", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+    click.echo(f"request {result.request_id}: {result.status}")
+    if result.rows_removed:
+        click.echo("rows removed:")
+        for target, rows in sorted(result.rows_removed.items()):
+            click.echo(f"  {rows:>10,}  {target}")
+    for table, stats in sorted(result.history.items()):
+        click.echo(
+            f"  history purged {table}: {stats['vacuumed_files']} old file(s) vacuumed, "
+            f"{stats['log_files_removed']} log entr(ies) dropped below a checkpoint, "
+            f"{stats['stray_files_removed']} stray file(s) removed"
+        )
+    click.echo(
+        f"removal took {result.removal_seconds:.1f} s, verification {result.verify_seconds:.1f} s"
+    )
+    if result.findings:
+        click.echo("VERIFICATION FAILED: still found in", err=True)
+        for finding in result.findings:
+            click.echo(f"  {finding.path}: {finding.what}", err=True)
+        raise SystemExit(EXIT_FAILED)
+    click.echo("verified: no file of the data dir holds the user's id, linked ids or PII tokens")
+    if result.status == "not_found":
+        click.echo("no data held about this user: nothing to erase (unknown user id?)", err=True)
+        raise SystemExit(EXIT_NOT_FOUND)
+    if not result.rows_removed:
+        click.echo("nothing left to erase: this user was already erased")
+        return
+    if not rederive:
+        click.echo(
+            "aggregates were NOT re-derived (--no-rederive): run `pulse materialize` so the marts "
+            "and the gold publication stop counting the user"
+        )
+        return
+    _rederive(settings, result.affected_dates)
+
+
+def _rederive(settings: Settings, dates) -> None:
+    import time
+
+    from orchestration.privacy import rederive
+
+    click.echo(
+        "re-deriving aggregates: dbt models and the gold publication"
+        + (f" (event dates {dates[0]}..{dates[1]})" if dates else "")
+    )
+    started = time.monotonic()
+    ok = rederive(settings, dates)
+    click.echo(
+        f"re-derivation {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s"
+    )
+    if not ok:
+        click.echo(
+            "the erasure itself is complete and verified; run `pulse materialize` again to "
+            "rebuild the aggregates",
+            err=True,
+        )
+        raise SystemExit(EXIT_FAILED)
+
+
+@privacy.command("export")
+@click.option("--user", "user_id", required=True, help="The user id, as the app sends it.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the JSON here (default: standard output).",
+)
+def export_command(user_id: str, out) -> None:
+    """Everything held about a user as JSON (right of access); audited."""
+    from lake.privacy_ops.export import export_user, write_export
+    from lake.privacy_ops.warehouse import WarehouseLocked
+
+    user_id = _valid_user(user_id)
+    try:
+        document = export_user(_settings(), user_id)
+    except WarehouseLocked as exc:
+        raise click.ClickException(str(exc)) from None
+    data = write_export(document, out)
+    if out is None:
+        click.echo(data.decode())
+    else:
+        click.echo(
+            f"wrote {document['rows']} row(s) from {len(document['tables'])} table(s) to {out}"
+        )
+    if not document["tables"]:
+        click.echo("no data held about this user (unknown user id?)", err=True)
+        raise SystemExit(EXIT_NOT_FOUND)
