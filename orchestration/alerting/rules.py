@@ -364,9 +364,10 @@ def validate_against(rules: RuleSet, catalog: Catalog) -> None:
                 problems.append(f"{where}: {_unknown('asset', src.asset, catalog.assets)}")
             elif src.check is not None and src.asset is not None:
                 if (src.asset, src.check) not in catalog.checks:
-                    on_asset = [c for a, c in catalog.checks if a == src.asset]
+                    on_asset = sorted(c for a, c in catalog.checks if a == src.asset)
                     problems.append(
-                        f"{where}: {_unknown('check', src.check, on_asset)} on asset {src.asset}"
+                        f"{where}: no check {src.check!r} on asset {src.asset} in the Dagster "
+                        f"definitions (its checks: {', '.join(on_asset[:10]) or 'none'})"
                     )
             elif src.check is not None and src.check not in check_names:
                 problems.append(f"{where}: {_unknown('check', src.check, check_names)}")
