@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from orchestration.alerting.rules import MetricSource
+from orchestration.alerting.rules import MetricSource, format_duration
 
 if TYPE_CHECKING:
     import polars as pl
@@ -124,7 +124,9 @@ def evaluate(df: pl.DataFrame, src: MetricSource) -> list[Reading]:
                 rows[src.time_column].max() if src.time_column and not rows.is_empty() else None
             )
             breached = value is not None and src.breached(value)
-            agg = src.aggregate if src.window is None else f"{src.aggregate} over {src.window}"
+            agg = src.aggregate
+            if src.window is not None:
+                agg += f" over {format_duration(src.window)}"
             shown = "no rows" if value is None else _fmt(value)
             when = f" on {period}" if period is not None and src.aggregate == "last" else ""
             detail = f"{agg} {src.column} = {shown}{when} (alert when {src.condition} {_fmt(src.threshold)})"

@@ -63,6 +63,16 @@ def parse_duration(value: Any) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
+def format_duration(value: dt.timedelta) -> str:
+    """The inverse of :func:`parse_duration`: 5400 s → ``1h30m``."""
+    seconds, parts = int(value.total_seconds()), []
+    for unit in ("d", "h", "m", "s"):
+        count, seconds = divmod(seconds, _UNIT_SECONDS[unit])
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
 Severity = Literal["info", "warning", "error", "critical"]
 

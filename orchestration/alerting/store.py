@@ -282,6 +282,8 @@ def record_occurrence(
                         severity=_more_severe(existing.severity, occ.severity),
                         message=occ.message[:4000],
                         updated_at=now,
+                        # the link points at the newest failing run
+                        **({"dagster_run_id": occ.run_id} if occ.run_id else {}),
                     )
                 )
                 conn.execute(

@@ -117,6 +117,13 @@ def asset_check_failure_alerts(
     return dg.SensorResult(cursor=str(cursor))
 
 
+def _root_cause(error) -> str:
+    """The innermost error's message (Dagster wraps the user's exception in its own)."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 @dg.run_failure_sensor(
     name="run_failure_alerts",
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -126,12 +133,15 @@ def run_failure_alerts(context: RunFailureSensorContext, pulse: PulseResource) -
     settings = pulse.settings()
     run = context.dagster_run
     now = now_utc()
+    # The run's failure message only names the failed steps; their errors say what went wrong.
+    steps = [
+        f"{e.step_key}: {_root_cause(e.event_specific_data.error)[:300]}"
+        for e in context.get_step_failure_events()
+        if e.event_specific_data is not None and e.event_specific_data.error is not None
+    ]
+    error = "; ".join([context.failure_event.message or "run failed", *steps])
     occurrence = run_failure_occurrence(
-        rules_for(settings, context.repository_def),
-        run.run_id,
-        run.job_name,
-        context.failure_event.message or "run failed",
-        now,
+        rules_for(settings, context.repository_def), run.run_id, run.job_name, error, now
     )
     record_occurrence(engine_for(settings), occurrence, now)
 
@@ -172,7 +182,10 @@ def metric_alerts(context: SensorEvaluationContext, pulse: PulseResource) -> dg.
     for error in scan.errors:
         context.log.warning(error)
     ids = apply_condition_scan(engine_for(settings), scan, now)
-    return dg.SkipReason(f"breaches: {len(scan.occurrences)}; alerts touched: {ids or 'none'}")
+    problems = f"; {'; '.join(scan.errors)}" if scan.errors else ""
+    return dg.SkipReason(
+        f"breaches: {len(scan.occurrences)}; alerts touched: {ids or 'none'}{problems}"
+    )
 
 
 @dg.sensor(

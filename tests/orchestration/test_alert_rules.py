@@ -9,6 +9,7 @@ import pytest
 from orchestration.alerting.rules import (
     AlertRulesError,
     Catalog,
+    format_duration,
     load_rules,
     parse_duration,
     parse_rules,
@@ -96,6 +97,7 @@ def test_the_packaged_default_rules_match_the_real_definitions():
 )
 def test_durations(value, seconds):
     assert parse_duration(value).total_seconds() == seconds
+    assert parse_duration(format_duration(parse_duration(value))) == parse_duration(value)
 
 
 @pytest.mark.parametrize("value", ["30", "thirty minutes", "5 parsecs", "0m", "", "-5m"])
