@@ -324,7 +324,10 @@ def parse_rules(data: Any, origin: str = "<rules>") -> RuleSet:
                 message = f"unknown source kind: use one of {', '.join(SOURCE_KINDS)}"
             elif err["type"] == "union_tag_not_found":
                 message = f"source needs a kind: one of {', '.join(SOURCE_KINDS)}"
-            lines.append(f"  - {_where(err['loc'], data)}: {message}")
+            if err["loc"]:
+                lines.append(f"  - {_where(err['loc'], data)}: {message}")
+            else:  # cross-field problems found by RuleSet, one per line, already located
+                lines += [f"  - {line}" for line in message.splitlines()]
         raise AlertRulesError(f"invalid alert rules in {origin}:\n" + "\n".join(lines)) from None
 
 
