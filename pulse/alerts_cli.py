@@ -194,4 +194,6 @@ def validate_command(path: str | None, no_definitions: bool) -> None:
             validate_against(rules, catalog_of(build_defs(settings).get_repository_def()))
     except AlertRulesError as exc:
         raise click.ClickException(str(exc)) from None
+    except RuntimeError as exc:  # ManifestMissingError says how to prepare the dbt manifest
+        raise click.ClickException(f"cannot load the Dagster definitions: {exc}") from None
     click.echo(f"{rules.path}: {len(rules.rules)} rule(s) valid")
