@@ -121,6 +121,8 @@ class Message:
 
 def where_of(view: AlertView) -> str:
     a = view.alert
+    if a.source == "metric" and view.target:
+        return f"metric {view.target}" + (f" of mart {a.asset_key}" if a.asset_key else "")
     if a.asset_key and a.check_name:
         return f"check {a.check_name} on asset {a.asset_key}"
     if a.asset_key:

@@ -13,6 +13,7 @@ import pytest
 from alert_receivers import free_port, http_receiver  # noqa: F401 (fixture)
 
 from lake import gold
+from orchestration.alerting.messages import build_message
 from orchestration.alerting.sources import freshness_windows, scan_freshness
 from orchestration.alerting.store import get_alert, history, list_views
 from orchestration.resources import PulseResource
@@ -239,6 +240,11 @@ def test_metric_rules_read_the_published_mart_and_resolve_on_a_healthy_publicati
     gold.publish(settings, {"daily_kpis": _kpis(20, android_last=12, revenue=50.0)})
     metric_alerts(_context(settings, instance))
     assert get_alert(engine, drop.id).occurrences == 2  # a new publication, still breaching
+    message = build_message(
+        get_alert(engine, drop.id), settings.dagster_base_url, dt.datetime.now(dt.UTC)
+    )
+    assert message.where == "metric daily_kpis.dau[platform=android] of mart daily_kpis"
+    assert message.link == "http://dagster.test:3000/assets/daily_kpis"
 
     gold.publish(settings, {"daily_kpis": _kpis(20, android_last=81, revenue=500.0)})
     metric_alerts(_context(settings, instance))
