@@ -125,7 +125,7 @@ def test_repeats_group_into_one_alert_and_one_message_per_channel(
     assert "*Severity:* ERROR" in fields
     assert "*Owner:* analytics" in fields
     assert f"<{DAGSTER}/assets/exec_daily_kpis|" in fields
-    assert f"<{DAGSTER}/runs/run-0001|" in fields
+    assert f"<{DAGSTER}/runs/run-0003|" in fields  # the newest failing run
     assert f"pulse alerts ack {alert_id}" in fields
 
     [hook] = http_receiver.posted_to(HOOK_PATH)
