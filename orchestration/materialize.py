@@ -99,12 +99,14 @@ def materialize_all(
     event log is in the Dagster instance either way.
     """
     _ensure_logging()
-    from orchestration.alerts import raise_alert
+    from orchestration.alerting.rules import AlertRulesError
+    from orchestration.alerting.sources import run_failure_occurrence
+    from orchestration.alerting.store import now_utc, record_occurrence
     from orchestration.definitions import build_defs
     from orchestration.jobs import BRONZE_SELECTION, DEFAULT_SELECTION, full_refresh_job
     from orchestration.partitions import PARTITIONS_START_DATE, clamp_range
     from orchestration.schedules import partition_range_tags
-    from orchestration.sensors.alerts import alert_on_failed_checks
+    from orchestration.sensors.alerts import alert_on_failed_checks, rules_for
     from pulse.metadata import engine_for
 
     started = time.monotonic()
@@ -119,6 +121,12 @@ def materialize_all(
         return False
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     defs = build_defs(settings)
+    # A broken alert rules file fails now, before the run, not after it.
+    try:
+        rules = rules_for(settings, defs.get_repository_def())
+    except AlertRulesError as exc:
+        log.error("%s", exc)
+        return False
     graph = defs.resolve_asset_graph()
     wanted = _coerce_selection(selection) or DEFAULT_SELECTION
     # Bronze is always observed first: the run records which Delta versions it was built from.
@@ -167,20 +175,20 @@ def materialize_all(
             )
         _log_summary(result)
         engine = engine_for(settings)
-        alert_ids, _ = alert_on_failed_checks(instance, engine, list(graph.asset_check_keys))
+        alert_ids, _ = alert_on_failed_checks(
+            instance, engine, list(graph.asset_check_keys), rules=rules
+        )
         ok = result.success
         if not ok:
-            alert_ids.append(
-                raise_alert(
-                    engine,
-                    severity="error",
-                    source="run_failure",
-                    dagster_run_id=result.run_id,
-                    message=f"`pulse materialize` run {result.run_id[:8]} failed: "
-                    + "; ".join(_failure_messages(result))[:1500],
-                    dedupe_key=f"run:{result.run_id}",
-                )
+            occurrence = run_failure_occurrence(
+                rules,
+                result.run_id,
+                job.name,
+                "`pulse materialize`: " + "; ".join(_failure_messages(result))[:1500],
+                now_utc(),
             )
+            recorded = record_occurrence(engine, occurrence)
+            alert_ids.append(recorded[0] if recorded else None)
     log.info(
         "materialize %s in %.1fs (run %s)%s",
         "succeeded" if ok else "FAILED",

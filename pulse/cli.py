@@ -185,9 +185,11 @@ def docs(no_serve: bool) -> None:
 
 
 def _register_groups() -> None:
+    from pulse.alerts_cli import alerts
     from pulse.privacy_cli import privacy
 
     main.add_command(privacy)
+    main.add_command(alerts)
 
 
 _register_groups()

@@ -19,7 +19,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -75,6 +75,25 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/pulse.db"
     )
 
+    # ---- alerting (orchestration/alerting, docs/alerting.md) ----------------------------------
+    # The rules file; None: the packaged orchestration/alert_rules.yaml.
+    alert_rules_path: Path | None = None
+    # Base URL of the Dagster UI in alert links (/runs/<id>, /assets/<key>); None:
+    # http://<host>:<dagster_port>.
+    dagster_url: str | None = None
+    # Email channel: the SMTP server, sender and default recipients (comma-separated).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    alert_email_from: str = "pulse-alerts@localhost"
+    alert_email_to: str | None = None
+    # Slack incoming-webhook and generic webhook URLs (secrets: never logged).
+    alert_slack_webhook_url: SecretStr | None = None
+    alert_webhook_url: SecretStr | None = None
+    alert_delivery_timeout_seconds: float = Field(default=10.0, gt=0)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -116,6 +135,14 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def dagster_base_url(self) -> str:
+        return (self.dagster_url or f"http://{self.host}:{self.dagster_port}").rstrip("/")
+
+    @property
+    def alert_email_recipients(self) -> list[str]:
+        return [a.strip() for a in (self.alert_email_to or "").split(",") if a.strip()]
 
     @property
     def metadata_db_url(self) -> str:
