@@ -106,8 +106,14 @@ def evaluate(df: pl.DataFrame, src: MetricSource) -> list[Reading]:
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise MetricError(
-            f"mart {src.mart} has no column {', '.join(missing)} (it has: {', '.join(df.columns)})"
+            f"{'mart' if src.mart else 'table'} {src.dataset} has no column {', '.join(missing)} (it has: {', '.join(df.columns)})"
         )
+    import polars as pl
+
+    for column, value in src.where.items():
+        if column not in df.columns:
+            raise MetricError(f"{src.dataset} has no column {column} (named in where)")
+        df = df.filter(pl.col(column) == value)
     df = _window(df, src)
     groups = (
         [(None, df)]

@@ -148,7 +148,9 @@ Condition = Literal["<", "<=", ">", ">=", "==", "!=", "anomaly"]
 
 
 class MetricSource(_Strict):
-    """A number read from a published gold mart (``lake.gold.read_mart``).
+    """A number read from a published gold mart (``mart``, via ``lake.gold.read_mart``) or from a
+    platform table of the lake (``table``: ``system/<name>``, e.g. the health probes or the
+    system mart), optionally narrowed to rows whose columns equal ``where``'s values.
 
     ``aggregate`` of ``column`` over the rows of the last ``window`` (counted back from the newest
     ``time_column`` value), per ``group_by`` value if set, compared with ``threshold``; ``last``
@@ -157,7 +159,9 @@ class MetricSource(_Strict):
     absolute deviation, |z| > ``sensitivity``; ``direction`` limits it to drops or spikes)."""
 
     kind: Literal["metric"]
-    mart: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    mart: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
+    table: str | None = Field(default=None, pattern=r"^system/[a-z0-9_]+$")
+    where: dict[str, str | int | float | bool] = {}
     column: str
     aggregate: Literal["last", "sum", "mean", "min", "max", "count"] = "last"
     time_column: str | None = None
@@ -171,6 +175,10 @@ class MetricSource(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> MetricSource:
+        if (self.mart is None) == (self.table is None):
+            raise ValueError(
+                "a metric reads exactly one of mart (a gold mart) or table (system/...)"
+            )
         if self.condition == "anomaly":
             if self.threshold is not None:
                 raise ValueError("condition anomaly takes no threshold (use sensitivity)")
@@ -183,6 +191,11 @@ class MetricSource(_Strict):
         if self.window is not None and self.time_column is None:
             raise ValueError("window needs time_column (what the window is counted on)")
         return self
+
+    @property
+    def dataset(self) -> str:
+        """The mart or table name, as shown in messages and alert targets."""
+        return self.mart or self.table or ""
 
     def breached(self, value: float) -> bool:
         assert self.threshold is not None and self.condition != "anomaly"
@@ -398,7 +411,7 @@ def validate_against(rules: RuleSet, catalog: Catalog) -> None:
                     problems.append(
                         f"{where}: asset {asset!r} has no freshness policy: set max_age"
                     )
-        elif isinstance(src, MetricSource) and src.mart not in catalog.assets:
+        elif isinstance(src, MetricSource) and src.mart and src.mart not in catalog.assets:
             problems.append(f"{where}: {_unknown('mart', src.mart, catalog.assets)}")
     if problems:
         raise AlertRulesError(

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
+import polars as pl
 
 from orchestration.alerting.metrics import MetricError, evaluate
 from orchestration.alerting.rules import (
@@ -301,22 +302,37 @@ def scan_metrics(settings: Settings, rules: RuleSet, now: dt.datetime) -> Condit
 
     scan = ConditionScan()
     metric_rules = rules.of_kind("metric")
-    if not metric_rules:
+    on_tables = [r for r in metric_rules if r.source.table is not None]
+    on_marts = [r for r in metric_rules if r.source.mart is not None]
+    for rule in on_tables:  # platform tables: no publication needed
+        _scan_metric_rule(settings, rules, rule, None, now, scan)
+    if not on_marts:
         return scan
     try:
         with gold.pinned(settings) as publication:
-            for rule in metric_rules:
+            for rule in on_marts:
                 _scan_metric_rule(settings, rules, rule, publication.id, now, scan)
     except gold.MartNotPublished as exc:
         scan.errors.append(f"no metric evaluated: {exc}")
     return scan
 
 
+def _read_table(settings: Settings, table: str) -> tuple[pl.DataFrame, str]:
+    """A lake table and its Delta version (the version names what was evaluated)."""
+    from deltalake import DeltaTable
+
+    path = settings.table_path(*table.split("/", 1))
+    if not DeltaTable.is_deltatable(str(path)):
+        raise MetricError(f"{table} does not exist yet at {path}")
+    delta = DeltaTable(str(path))
+    return pl.from_arrow(delta.to_pyarrow_table()), f"{table}@v{delta.version()}"
+
+
 def _scan_metric_rule(
     settings: Settings,
     rules: RuleSet,
     rule: Rule,
-    publication_id: str,
+    publication_id: str | None,
     now: dt.datetime,
     scan: ConditionScan,
 ) -> None:
@@ -325,13 +341,17 @@ def _scan_metric_rule(
     src = rule.source
     assert isinstance(src, MetricSource)
     try:
-        readings = evaluate(gold.read_mart(settings, src.mart), src)
+        if src.mart is not None:
+            frame, evaluated = gold.read_mart(settings, src.mart), f"publication {publication_id}"
+        else:
+            frame, evaluated = _read_table(settings, src.dataset)
+        readings = evaluate(frame, src)
     except (MetricError, gold.MartNotPublished) as exc:
         scan.errors.append(f"rule {rule.name}: {exc}")
         return
     cleared = scan.cleared.setdefault(rule.name, [])
     for reading in readings:
-        target = f"{src.mart}.{src.column}" + (
+        target = f"{src.dataset}.{src.column}" + (
             f"[{src.group_by}={reading.group}]" if reading.group is not None else ""
         )
         if not reading.breached:
@@ -346,9 +366,9 @@ def _scan_metric_rule(
                 target=target,
                 severity=rule.severity or "warning",
                 source="metric",
-                message=f"{what} {target}: {reading.detail} (publication {publication_id})",
+                message=f"{what} {target}: {reading.detail} ({evaluated})",
                 since=now,
-                key=f"metric:{rule.name}:{target}:{publication_id}",
-                asset_key=src.mart,
+                key=f"metric:{rule.name}:{target}:{evaluated}",
+                asset_key=src.dataset,
             )
         )
