@@ -818,7 +818,7 @@ def enforce(
     tables = known_tables(settings)
     # Per table: whole-partition policies first (they archive everything of an expired day), then
     # row-filtered ones, which then only see rows of days still kept by the former.
-    targets: dict[str, list[tuple[RetentionPolicy, TableInfo]]] = {}
+    targets: dict[str, list[RetentionPolicy]] = {}
     covered = {p.table for p in policies if p.table and not p.where and not p.table.endswith("*")}
     for policy in sorted(policies, key=lambda p: (p.where is not None, p.name)):
         if policy.files is not None:
@@ -827,11 +827,11 @@ def enforce(
         for info in tables_of(policy, tables):
             if policy.table and policy.table.endswith("*") and info.name in covered:
                 continue  # a table's own policy wins over its layer's
-            targets.setdefault(info.name, []).append((policy, info))
+            targets.setdefault(info.name, []).append(policy)
     for name, rules in targets.items():
         summary: dict[str, Any] = report.tables.setdefault(name, {"policies": []})
         deleted_any = False
-        for policy, info in rules:
+        for policy in rules:
             summary["policies"].append(policy.name)
             if policy.keep_days is None:
                 summary.setdefault("kept_forever_by", policy.name)

@@ -23,7 +23,6 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 ARCHIVE_SCHEMES = ("file", "s3", "gs", "gcs", "az", "abfs", "abfss")
 
 
