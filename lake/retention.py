@@ -355,7 +355,7 @@ def validate_against_lake(
                 continue
             info = tables.get(p.table)
             if info is None:
-                known = ", ".join(sorted(tables)) or "none yet"
+                known = ", ".join(sorted(set(tables) - set(PROTECTED_TABLES))) or "none yet"
                 problems.append(
                     f"policy {p.name}: unknown table {p.table!r} (no Delta table at "
                     f"{settings.table_path(*p.table.split('/', 1))}); known tables: {known}"
@@ -780,6 +780,7 @@ def enforce(
     settings: Settings,
     policies: Sequence[RetentionPolicy] | None = None,
     *,
+    policy_path: Path | None = None,
     now: dt.datetime | dt.date | None = None,
     dry_run: bool = False,
     run_id: str | None = None,
@@ -789,14 +790,16 @@ def enforce(
 ) -> RetentionReport:
     """Apply the retention policies at ``now`` (default: the real clock); returns what was done.
 
+    ``policies`` default to those of ``policy_path`` (default: the settings' policy file).
+
     Failures of one partition are reported (status ``failed``) and do not stop the others; the
     caller decides whether a report with failures fails the run.
     """
     from lake.audit import default_actor
 
-    source = str(policy_file(settings))
+    source = str(policy_path or policy_file(settings))
     if policies is None:
-        policies = load_policies(settings)
+        policies = load_policies(settings, policy_path)
     else:
         validate_against_lake(policies, settings)
     clock = _as_utc(now)

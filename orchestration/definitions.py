@@ -17,6 +17,7 @@ from orchestration.assets.dbt import build_dbt_assets, has_daily_models
 from orchestration.assets.maintenance import MAINTENANCE_ASSETS
 from orchestration.assets.ml import ML_ASSETS
 from orchestration.assets.publish import GOLD_PUBLICATION, build_gold_publication
+from orchestration.assets.retention import RETENTION_ASSETS
 from orchestration.checks.exec_daily_kpis import CHECKS
 from orchestration.dbt_project import pulse_dbt_project, require_manifest
 from orchestration.jobs import JOBS, incremental_job
@@ -66,7 +67,14 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     )
     jobs = [j for j in JOBS if partitioned or j is not incremental_job]
     defs = dg.Definitions(
-        assets=[*BRONZE_ASSETS, *dbt_assets, publication, *ML_ASSETS, *MAINTENANCE_ASSETS],
+        assets=[
+            *BRONZE_ASSETS,
+            *dbt_assets,
+            publication,
+            *ML_ASSETS,
+            *MAINTENANCE_ASSETS,
+            *RETENTION_ASSETS,
+        ],
         asset_checks=CHECKS,
         jobs=jobs,
         schedules=build_schedules(partitioned),
