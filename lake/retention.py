@@ -652,6 +652,7 @@ def _enforce_partition(
         if policy.where and not dataset.count_rows(filter=row_filter):
             return None
         archived: str | None = None
+        archived_at: dt.datetime | None = None
         try:
             if policy.archive and ctx.store is not None:
                 directory = ctx.store.partition_dir(info.name, column, day)
@@ -663,6 +664,7 @@ def _enforce_partition(
                     schema,
                 )
                 action.rows_archived = rows
+                archived_at = dt.datetime.now(dt.UTC)
             metrics = snapshot.delete(
                 predicate, commit_properties=CommitProperties(max_commit_retries=20)
             )
@@ -676,6 +678,7 @@ def _enforce_partition(
                 ctx.sleep(min(0.2 * 2**attempt, 5.0))
                 continue
             raise
+        deleted_at = dt.datetime.now(dt.UTC)
         deleted = int(metrics.get("num_deleted_rows", 0))
         if archived is not None and deleted != action.rows_archived:
             # Cannot happen against one snapshot; if it does, say so rather than lose rows.
@@ -707,11 +710,17 @@ def _enforce_partition(
                     target=target,
                     rows=action.rows_archived,
                     details={**details, "archive_path": archived},
+                    at=archived_at,
                 )
             )
         entries.append(
             AuditEntry(
-                "retention_delete", actor=ctx.actor, target=target, rows=deleted, details=details
+                "retention_delete",
+                actor=ctx.actor,
+                target=target,
+                rows=deleted,
+                details=details,
+                at=deleted_at,
             )
         )
         record(ctx.settings, entries)
