@@ -12,8 +12,6 @@ fails the run with the validation message; a partition that could not be removed
 every other partition was handled (the report still lists what was done).
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from pathlib import Path
 
