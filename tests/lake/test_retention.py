@@ -430,3 +430,16 @@ def test_cli_dry_run_then_enforce(settings, monkeypatch):
         assert failed.exit_code == 1 and "unknown table 'bronze/x'" in failed.output
     finally:
         get_settings.cache_clear()
+
+
+def test_vacuum_spares_files_a_writer_has_not_committed_yet(settings):
+    _lake(settings, days=3)
+    # A collector mid-append has written its data file but not committed it yet.
+    in_flight = settings.table_path("bronze", "events") / "event_date=2026-04-03" / "part-w.parquet"
+    in_flight.write_bytes(b"not committed yet")
+    policies = _policies("  - {name: raw, table: bronze/events, keep: 29d}\n")
+
+    report = enforce(settings, policies, now=NOW)
+
+    assert report.rows_deleted == 9 and report.tables["bronze/events"]["vacuumed_files"] == 1
+    assert in_flight.read_bytes() == b"not committed yet"
