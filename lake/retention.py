@@ -522,24 +522,50 @@ def _count(snapshot: Any, predicate: str) -> int:
     )
 
 
-def _partition_files(delta: Any, date_column: str) -> dict[dt.date, dict[str, int]]:
-    """date -> {file path: size in bytes} from the table's add actions (the log, no data read)."""
+@dataclass
+class _Partition:
+    files: dict[str, int] = field(default_factory=dict)  # path -> size in bytes
+    rows: int = 0
+
+
+def _partitions(delta: Any, date_column: str) -> dict[dt.date, _Partition]:
+    """date -> its files, sizes and row count, from the table's add actions (the log, no data)."""
     actions = pa.table(delta.get_add_actions(flatten=True))
     column = f"partition.{date_column}"
-    out: dict[dt.date, dict[str, int]] = {}
+    out: dict[dt.date, _Partition] = {}
     if not actions.num_rows or column not in actions.column_names:
         return out
-    for path, size, value in zip(
-        actions.column("path").to_pylist(),
-        actions.column("size_bytes").to_pylist(),
-        actions.column(column).to_pylist(),
-        strict=True,
+    rows = (
+        actions.column("num_records").to_pylist() if "num_records" in actions.column_names else None
+    )
+    for i, (path, size, value) in enumerate(
+        zip(
+            actions.column("path").to_pylist(),
+            actions.column("size_bytes").to_pylist(),
+            actions.column(column).to_pylist(),
+            strict=True,
+        )
     ):
         if value is None:
             continue
         day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-        out.setdefault(day, {})[path] = size
+        part = out.setdefault(day, _Partition())
+        part.files[path] = size
+        part.rows += (rows[i] or 0) if rows else 0
     return out
+
+
+def _matching_days(
+    delta: Any, date_column: str, cutoff: dt.date, where: dict[str, list[str]]
+) -> dict[dt.date, int]:
+    """Expired days that still hold rows matching ``where``, with their counts: one query over
+    the expired range instead of one per day (most were emptied by earlier runs)."""
+    sql = (
+        f'select "{date_column}", count(*) from t where "{date_column}" < '
+        f"DATE {_quote(cutoff.isoformat())} and {where_predicate(where)} group by 1"
+    )
+    result = _query(delta, sql).read_all()
+    return dict(zip(result.column(0).to_pylist(), result.column(1).to_pylist(), strict=True))
 
 
 class ArchiveStore:
@@ -617,10 +643,15 @@ def _enforce_partition(
     ctx: _Context,
     policy: RetentionPolicy,
     info: TableInfo,
+    snapshot: Any,
     day: dt.date,
+    matched: int | None,
 ) -> RetentionAction | None:
-    """Archive (if asked) then delete one expired partition's rows; None if nothing matched."""
-    from deltalake import CommitProperties, DeltaTable
+    """Archive (if asked) then delete one expired partition's rows; None if nothing matched.
+
+    ``snapshot`` is the table's DeltaTable, brought up to date before each attempt; ``matched``
+    the planned count of rows of a filtered policy (None: the whole day)."""
+    from deltalake import CommitProperties
 
     from lake.audit import AuditEntry, record
 
@@ -633,27 +664,26 @@ def _enforce_partition(
         filter=where_predicate(policy.where),
     )
     predicate = delete_predicate(column, day, policy.where)
-    whole_day = delete_predicate(column, day, None)
     for attempt in range(ctx.max_conflict_retries + 1):
-        snapshot = DeltaTable(str(info.path))  # latest version; the delete commits against it
-        files = _partition_files(snapshot, column).get(day, {})
-        if not files:
+        snapshot.update_incremental()  # latest version; the delete commits against it
+        partition = _partitions(snapshot, column).get(day)
+        if partition is None:
             return None
+        files = partition.files
         if ctx.report.dry_run:
-            total = _count(snapshot, whole_day)
-            matched = _count(snapshot, predicate) if policy.where else total
-            if not matched:
+            count = partition.rows if matched is None else matched
+            if not count:
                 return None
-            action.rows_deleted = matched
-            action.rows_archived = matched if policy.archive else 0
-            action.bytes_freed = int(sum(files.values()) * matched / max(total, 1))
+            action.rows_deleted = count
+            action.rows_archived = count if policy.archive else 0
+            action.bytes_freed = int(sum(files.values()) * count / max(partition.rows, count, 1))
             action.status = "would_delete"
             if policy.archive and ctx.store is not None:
                 directory = ctx.store.partition_dir(info.name, column, day)
                 action.archive_path = f"{directory}/part-{ctx.report.run_id}-{policy.name}.parquet"
             return action
-        if policy.where and not _count(snapshot, predicate):
-            return None
+        if attempt and policy.where and not _count(snapshot, predicate):
+            return None  # a retry found the rows gone (another run removed them)
         archived: str | None = None
         archived_at: dt.datetime | None = None
         try:
@@ -687,6 +717,10 @@ def _enforce_partition(
             raise
         deleted_at = dt.datetime.now(dt.UTC)
         deleted = int(metrics.get("num_deleted_rows", 0))
+        if not deleted and not action.rows_archived:
+            if archived is not None and ctx.store is not None:
+                ctx.store.remove(archived)
+            return None  # the planned rows were already gone
         if archived is not None and deleted != action.rows_archived:
             # Cannot happen against one snapshot; if it does, say so rather than lose rows.
             raise RuntimeError(
@@ -695,8 +729,10 @@ def _enforce_partition(
             )
         action.rows_deleted = deleted
         action.archive_path = archived
-        after = DeltaTable(str(info.path), version=snapshot.version())
-        kept = _partition_files(after, column).get(day, {})
+        # The table object is now at the delete's version: the partition's files before and
+        # after differ by exactly what the delete removed and rewrote.
+        after = _partitions(snapshot, column).get(day)
+        kept = after.files if after else {}
         removed = sum(size for path, size in files.items() if path not in kept)
         added = sum(size for path, size in kept.items() if path not in files)
         action.bytes_freed = max(removed - added, 0)
@@ -749,6 +785,17 @@ def _vacuum(ctx: _Context, info: TableInfo) -> int:
                 raise
             ctx.sleep(min(0.2 * 2**attempt, 5.0))
     return 0
+
+
+def _checkpoint(info: TableInfo) -> None:
+    """A checkpoint after the run's commits: a catch-up run adds one commit per partition, and
+    every reader would otherwise replay them all."""
+    from deltalake import DeltaTable
+
+    try:
+        DeltaTable(str(info.path)).create_checkpoint()
+    except Exception as exc:  # an optimisation only: the data is already right
+        log.warning("checkpoint of %s after retention failed: %s", info.name, exc)
 
 
 def _enforce_files(ctx: _Context, policy: RetentionPolicy) -> None:
@@ -866,16 +913,18 @@ def enforce(
             summary.setdefault("cutoffs", {})[policy.name] = cutoff.isoformat()
             from deltalake import DeltaTable
 
-            days = sorted(
-                d
-                for d in _partition_files(DeltaTable(str(fresh.path)), fresh.date_column)
-                if d < cutoff
-            )
-            for day in days:
+            delta = DeltaTable(str(fresh.path))
+            if policy.where:
+                planned: dict[dt.date, int | None] = dict(
+                    _matching_days(delta, fresh.date_column, cutoff, policy.where)
+                )
+            else:
+                planned = dict.fromkeys(_partitions(delta, fresh.date_column))
+            for day in sorted(d for d in planned if d < cutoff):
                 if policy.where and (name, day) in ctx.whole_days:
                     continue
                 try:
-                    action = _enforce_partition(ctx, policy, fresh, day)
+                    action = _enforce_partition(ctx, policy, fresh, delta, day, planned[day])
                 except Exception as exc:
                     log.exception("retention of %s %s failed", name, day)
                     action = RetentionAction(
@@ -892,6 +941,7 @@ def enforce(
                     deleted_any = deleted_any or action.status == "deleted"
         if deleted_any:
             summary["vacuumed_files"] = _vacuum(ctx, tables[name])
+            _checkpoint(tables[name])
     if not dry_run:
         write_run_history(settings, report, actor=ctx.actor)
     return report
