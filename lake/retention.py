@@ -861,6 +861,8 @@ def enforce(
     from lake.audit import default_actor
 
     source = str(policy_path or policy_file(settings))
+    if policies is not None and policy_path is None:
+        source = "(policies given by the caller)"
     if policies is None:
         policies = load_policies(settings, policy_path)
     else:
