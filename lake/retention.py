@@ -592,12 +592,16 @@ class ArchiveStore:
         final = f"{directory}/{name}"
         temporary = f"{directory}/_tmp-{uuid.uuid4().hex}-{name}"  # readers glob part-*.parquet
         rows = 0
-        with pq.ParquetWriter(temporary, schema, filesystem=self.fs, compression="zstd") as out:
-            for batch in batches:
-                if batch.num_rows:
-                    out.write_batch(batch.cast(schema))
-                    rows += batch.num_rows
-        self.fs.move(temporary, final)
+        try:
+            with pq.ParquetWriter(temporary, schema, filesystem=self.fs, compression="zstd") as out:
+                for batch in batches:
+                    if batch.num_rows:
+                        out.write_batch(batch.cast(schema))
+                        rows += batch.num_rows
+            self.fs.move(temporary, final)
+        except BaseException:
+            self.remove(temporary)  # no half-written file left behind
+            raise
         return final, rows
 
     def remove(self, path: str) -> None:

@@ -443,3 +443,21 @@ def test_vacuum_spares_files_a_writer_has_not_committed_yet(settings):
 
     assert report.rows_deleted == 9 and report.tables["bronze/events"]["vacuumed_files"] == 1
     assert in_flight.read_bytes() == b"not committed yet"
+
+
+def test_a_failed_archive_deletes_nothing_and_is_reported(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the archive folder should be")
+    settings = Settings(data_dir=tmp_path / "data", archive_uri=str(blocker))
+    original = _lake(settings, days=3)
+    policies = _policies("  - {name: raw, table: bronze/events, keep: 29d, archive: true}\n")
+
+    report = enforce(settings, policies, now=NOW)
+
+    [failed] = report.failed
+    assert failed.partition == "event_date=2026-04-01" and failed.error
+    assert report.rows_deleted == 0
+    assert _events(settings).num_rows == original.num_rows  # nothing deleted unarchived
+    assert read_audit(settings).num_rows == 0
+    history = retention.read_run_history(settings).to_pylist()
+    assert [(h["status"], h["partition"]) for h in history] == [("failed", "event_date=2026-04-01")]

@@ -151,3 +151,35 @@ def test_job_and_schedule_select_only_the_retention_asset():
     # `pulse materialize` / the nightly rebuild never delete data as a side effect.
     default = DEFAULT_SELECTION.resolve(assets)
     assert key not in default and {a.key for a in BRONZE_ASSETS} <= default
+
+
+def test_a_partition_that_cannot_be_archived_fails_the_run_after_the_others(
+    lake, tmp_path, monkeypatch
+):
+    from pulse.settings import get_settings
+
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where the archive folder should be")
+    monkeypatch.setenv("PULSE_ARCHIVE_URI", str(blocker))
+    get_settings.cache_clear()
+    settings = get_settings()
+
+    # As of 2027-02-10 the days before 2026-01-06 are past 400 days (raw_events: their archive
+    # fails); the API telemetry (90 days, not archived) and the quarantine go as usual.
+    result = _materialize(settings, now="2027-02-10")
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.user_failure_data.description
+    assert message.startswith(
+        "retention could not remove 5 partition(s): bronze/events event_date=2026-01-01: "
+        "NotADirectoryError"
+    )
+    events = _events(settings)
+    assert set(events.column("event").to_pylist()) == {"App Opened"}
+    assert events.num_rows == 6 * 4  # no row of a failed partition was deleted unarchived
+    deleted = read_audit(settings, action="retention_delete").column("target").to_pylist()
+    assert sorted(deleted) == [f"bronze/events/event_date={d}" for d in DAYS] + [
+        "bronze/quarantine/received_date=2026-01-01"
+    ]
+    assert read_audit(settings, action="retention_archive").num_rows == 0
