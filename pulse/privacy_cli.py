@@ -118,3 +118,22 @@ def retention_command(dry_run: bool, as_of, policy_file: Path | None, as_json: b
         )
     if report.failed:
         raise SystemExit(1)
+
+
+@privacy.command("retention-runs")
+@click.option("--limit", type=click.IntRange(1), default=20, help="Only the newest N rows.")
+def retention_runs_command(limit: int) -> None:
+    """List past retention runs (system/retention_runs), oldest first: one row per partition."""
+    from lake.retention import read_run_history
+
+    rows = read_run_history(_settings()).to_pylist()[-limit:]
+    if not rows:
+        click.echo("no retention run yet")
+        return
+    for r in rows:
+        what = f"{r['table_name']}/{r['partition']}" if r["table_name"] else "-"
+        click.echo(
+            f"{r['run_at']:%Y-%m-%d %H:%M:%S}Z  run={r['run_id'][:12]} as_of={r['as_of']:%Y-%m-%d} "
+            f"{r['status']:<15} {what} policy={r['policy'] or '-'} archived={r['rows_archived']} "
+            f"deleted={r['rows_deleted']} bytes_freed={r['bytes_freed']}"
+        )

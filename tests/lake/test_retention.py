@@ -424,6 +424,10 @@ def test_cli_dry_run_then_enforce(settings, monkeypatch):
         assert done.exit_code == 0, done.output
         assert "total: archived 27 rows, deleted 27 rows" in done.output
         assert _events(settings).num_rows == 0
+        runs = runner.invoke(main, ["privacy", "retention-runs"])
+        assert runs.exit_code == 0, runs.output
+        assert runs.output.count("deleted ") == 3
+        assert "bronze/events/event_date=2026-04-01 policy=raw_events archived=9" in runs.output
         bad = Path(settings.data_dir) / "bad.yaml"
         bad.write_text("version: 1\npolicies:\n  - {name: x, table: bronze/x, keep: 1d}\n")
         failed = runner.invoke(main, ["privacy", "retention", "--policy-file", str(bad)])
