@@ -24,6 +24,7 @@ from orchestration.assets.platform import (
 )
 from orchestration.assets.publish import GOLD_PUBLICATION, build_gold_publication
 from orchestration.assets.quality import QUALITY_ASSETS, QUALITY_JOBS, QUALITY_SCHEDULES
+from orchestration.assets.retention import RETENTION_ASSETS
 from orchestration.checks.exec_daily_kpis import CHECKS
 from orchestration.dbt_project import pulse_dbt_project, require_manifest
 from orchestration.jobs import JOBS, incremental_job
@@ -87,6 +88,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             *MAINTENANCE_ASSETS,
             *QUALITY_ASSETS,
             *PLATFORM_ASSETS,
+            *RETENTION_ASSETS,
         ],
         asset_checks=CHECKS,
         jobs=jobs,

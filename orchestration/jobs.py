@@ -9,14 +9,19 @@ import dagster as dg
 
 from orchestration.assets.bronze import BRONZE_KEYS
 from orchestration.assets.maintenance import bronze_maintenance
+from orchestration.assets.retention import retention_report
 from orchestration.checks.exec_daily_kpis import CHECKS
 from orchestration.warehouse import DAILY_TAG
 
 WAREHOUSE_TAGS = {"pulse/warehouse": "writer"}
 BRONZE_SELECTION = dg.AssetSelection.assets(*BRONZE_KEYS.values())
 MAINTENANCE_SELECTION = dg.AssetSelection.assets(bronze_maintenance)
-# Everything `pulse materialize` builds by default: all but the Delta maintenance.
-DEFAULT_SELECTION = (dg.AssetSelection.all() | BRONZE_SELECTION) - MAINTENANCE_SELECTION
+RETENTION_SELECTION = dg.AssetSelection.assets(retention_report)
+# Everything `pulse materialize` builds by default: all but the Delta maintenance and retention
+# (which deletes data: it runs on its own schedule or on purpose).
+DEFAULT_SELECTION = (
+    (dg.AssetSelection.all() | BRONZE_SELECTION) - MAINTENANCE_SELECTION - RETENTION_SELECTION
+)
 # The daily-partitioned dbt models (dbt tag `daily` → Dagster tag) and everything downstream.
 DAILY_SELECTION = dg.AssetSelection.tag(DAILY_TAG, "")
 
@@ -59,10 +64,19 @@ bronze_maintenance_job = dg.define_asset_job(
     description="Compact / Z-order, vacuum and checkpoint the bronze Delta tables.",
 )
 
+# Enforce the retention policies (lake/retention.yaml): archive, delete and vacuum expired
+# partitions. Like the maintenance it does not open the warehouse, so it carries no warehouse tag.
+retention_job = dg.define_asset_job(
+    name="retention_job",
+    selection=RETENTION_SELECTION,
+    description="Archive, delete and vacuum expired partitions; report what was removed.",
+)
+
 JOBS = [
     observe_bronze_job,
     full_refresh_job,
     incremental_job,
     gx_checks_job,
     bronze_maintenance_job,
+    retention_job,
 ]

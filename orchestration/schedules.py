@@ -7,6 +7,8 @@ switching them on.
   (plus the lookback), every other model rebuilt whole.
 - ``observe_bronze_quarter_hourly``: record what the collector landed.
 - ``bronze_maintenance_daily``: compaction / Z-order / vacuum at 04:30 UTC, after the rebuild.
+- ``retention_daily``: retention policies (archive, delete, vacuum expired partitions) at 05:15
+  UTC, after the maintenance (both rewrite bronze files: apart, they do not conflict).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from orchestration.jobs import (
     full_refresh_job,
     incremental_job,
     observe_bronze_job,
+    retention_job,
 )
 from orchestration.partitions import daily_partitions
 
@@ -83,6 +86,15 @@ bronze_maintenance_daily = dg.ScheduleDefinition(
     description="Compact / Z-order, vacuum and checkpoint bronze at 04:30 UTC.",
 )
 
+retention_daily = dg.ScheduleDefinition(
+    name="retention_daily",
+    job=retention_job,
+    cron_schedule="15 5 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Enforce the retention policies at 05:15 UTC: archive, delete, vacuum, report.",
+)
+
 # Without daily-partitioned models (a project that has none yet) the nightly run needs no range.
 daily_full_refresh_unpartitioned = dg.ScheduleDefinition(
     name="daily_full_refresh",
@@ -95,7 +107,7 @@ daily_full_refresh_unpartitioned = dg.ScheduleDefinition(
 
 
 def build_schedules(has_daily_models: bool) -> list[dg.ScheduleDefinition]:
-    common = [observe_bronze_quarter_hourly, bronze_maintenance_daily]
+    common = [observe_bronze_quarter_hourly, bronze_maintenance_daily, retention_daily]
     if has_daily_models:
         return [hourly_incremental, daily_full_refresh, *common]
     return [daily_full_refresh_unpartitioned, *common]

@@ -11,6 +11,7 @@ lives under ``PULSE_DATA_DIR``::
     <data>/wal/                   the collector's write-ahead log
     <data>/reports/               generated reports (drift HTML, ...)
     <data>/pulse.db               app metadata (sources, alerts) in SQLite
+    <data>/archive/               data archived by retention (unless PULSE_ARCHIVE_URI)
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ARCHIVE_SCHEMES = ("file", "s3", "gs", "gcs", "az", "abfs", "abfss")
 
 
 class SettingsError(ValueError):
@@ -94,10 +97,40 @@ class Settings(BaseSettings):
     alert_webhook_url: SecretStr | None = None
     alert_delivery_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # ---- Retention and archival (lake/retention.py; docs/privacy.md) ----------------------------
+    # The YAML file of retention policies; None = the bundled lake/retention.yaml.
+    retention_policy_file: Path | None = Field(
+        default=None, description="YAML retention policies; default lake/retention.yaml"
+    )
+    # Where expired partitions are archived: a local folder or an object-store URI (s3://, gs://,
+    # az://, abfs[s]://, file://). None = <data_dir>/archive.
+    archive_uri: str | None = Field(default=None, description="archive folder or URI")
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("retention_policy_file")
+    @classmethod
+    def _policy_file(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
+
+    @field_validator("archive_uri")
+    @classmethod
+    def _archive_uri(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if "://" not in value:
+            return str(Path(value).expanduser().resolve())
+        scheme = value.split("://", 1)[0].lower()
+        if scheme not in ARCHIVE_SCHEMES:
+            raise ValueError(
+                f"unsupported archive scheme {scheme!r}: use a local folder or one of "
+                + ", ".join(f"{s}://" for s in ARCHIVE_SCHEMES)
+            )
+        return value
 
     # ---- derived locations -------------------------------------------------------------------
     @property
@@ -131,6 +164,11 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+    @property
+    def archive_location(self) -> str:
+        """Retention archive root: ``archive_uri`` or ``<data_dir>/archive``."""
+        return self.archive_uri or str(self.data_dir / "archive")
 
     @property
     def models_dir(self) -> Path:
