@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from lake.pipeline import EVENT, Prepared, prepare
-from lake.privacy import key_bytes
+from lake.privacy import key_bytes, load_policy
 from lake.tables import EVENTS_SCHEMA, QUARANTINE_SCHEMA
 from lake.validation import parse_timestamp_us, to_us
 from lake.writer import DeltaSink, rows_to_table
@@ -52,6 +52,7 @@ def bulk_load(
     """
     started = time.perf_counter()
     key = key_bytes(settings.pii_hmac_key)
+    policy = load_policy(settings.pii_policy_path)
     sink = DeltaSink(settings)
     fixed_us = to_us(received_at) if received_at is not None else None
     now_us = time.time_ns() // 1000
@@ -96,7 +97,9 @@ def bulk_load(
                     rec_us = parse_timestamp_us(raw, "receivedAt") or now_us
                 except Exception:  # an unparsable receivedAt only loses the hint
                     rec_us = now_us
-        prepare([msg], key=key, source_id=source_id, received_at_us=rec_us, out=prepared)
+        prepare(
+            [msg], key=key, source_id=source_id, received_at_us=rec_us, policy=policy, out=prepared
+        )
         pending += 1
         if pending >= chunk_size:
             flush(prepared)

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from lake.privacy import MaskCounts, mask_context, mask_message, mask_value
+from lake.privacy import FieldPolicy, MaskCounts, mask_context, mask_message, mask_value
 from lake.validation import (
     EVENT_TOO_LARGE,
     SCHEMA_VIOLATION,
@@ -69,12 +69,15 @@ def schema_check(registry: _Registry, unknown_event_policy: str) -> EventCheck:
 
 
 def mask_batch_envelope(
-    context: Any, key: bytes, counts: MaskCounts | None = None
+    context: Any,
+    key: bytes,
+    counts: MaskCounts | None = None,
+    policy: FieldPolicy | None = None,
 ) -> dict[str, Any] | None:
     """Mask a batch-level context once (it is merged into every message afterwards)."""
     if not isinstance(context, dict):
         return None
-    return mask_context(context, key, counts if counts is not None else MaskCounts())
+    return mask_context(context, key, counts if counts is not None else MaskCounts(), policy)
 
 
 def prepare(
@@ -91,10 +94,12 @@ def prepare(
     known_events: frozenset[str] | None = None,
     event_check: EventCheck | None = None,
     max_event_bytes: int | None = None,
+    policy: FieldPolicy | None = None,
     out: Prepared | None = None,
 ) -> Prepared:
     """Mask and validate messages (``batch_context`` must already be masked).
 
+    ``policy``: the PII field policy (default: the built-in one).
     ``max_event_bytes``: a message whose JSON is larger is quarantined (``event_too_large``).
     Pass it only when some message can be that large (e.g. the request body is larger).
     """
@@ -103,7 +108,7 @@ def prepare(
     counts = result.masked
     for index, raw in enumerate(messages):
         if isinstance(raw, dict):
-            masked, _ = mask_message(raw, key, counts)
+            masked, _ = mask_message(raw, key, counts, policy)
         else:
             masked = mask_value(raw, counts)
         if max_event_bytes is not None and len(orjson.dumps(raw)) > max_event_bytes:

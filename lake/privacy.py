@@ -2,12 +2,14 @@
 
 Three mechanisms, all pure functions:
 
-* **Pseudonymization** of known PII fields (``traits.email`` ... and the same under
-  ``context.traits``) with a keyed HMAC-SHA256: the same input gives the same token under one key,
-  so analysts can still count and join, but the clear value cannot be recovered or brute-forced
-  without the key. Output: ``"hmac:<32 hex>"``. Already-pseudonymized values are left alone, so
-  masking is idempotent.
-* **Truncation** of ``context.ip``: IPv4 to its /24, IPv6 to its /48.
+* **A field policy** (:class:`FieldPolicy`, default :data:`DEFAULT_POLICY`, or a YAML/JSON file
+  named by ``PULSE_PII_POLICY_PATH``) says which trait and context fields are PII and what happens
+  to each: ``pseudonymize`` with a keyed HMAC-SHA256 (the same input gives the same token under one
+  key, so analysts can still count and join, but the clear value cannot be recovered or
+  brute-forced without the key; output ``"hmac:<32 hex>"``; tokens are left alone, so masking is
+  idempotent), ``drop`` (the field is removed), ``truncate`` (IP addresses: IPv4 to its /24, IPv6
+  to its /48) or ``keep``. Trait rules apply to ``traits`` and ``context.traits`` alike; a rule may
+  hold rules for the fields of a nested object (``address: {street: drop, ...}``).
 * **Free-text scanning** of every string in properties/traits/context (and event/name and any
   unknown top-level field): emails, phone numbers and Luhn-valid card numbers are replaced by
   ``[email]``, ``[phone]``, ``[card]``. Cheap character pre-checks (``'@' in s``, a digit) skip the
@@ -27,13 +29,11 @@ import hmac
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 
-PII_TRAIT_FIELDS: frozenset[str] = frozenset(
-    {"email", "phone", "name", "first_name", "last_name", "address", "firstName", "lastName"}
-)
 IDENTITY_FIELDS: tuple[str, ...] = ("userId", "anonymousId", "previousId", "groupId")
 HMAC_PREFIX = "hmac:"
 _HMAC_HEX_CHARS = 32  # 128 bits: collision-free in practice, short enough to keep rows small
@@ -76,6 +76,7 @@ class MaskCounts:
     """How many values were masked, by kind (feeds the collector's metrics)."""
 
     pseudonymized: int = 0
+    dropped: int = 0
     emails: int = 0
     phones: int = 0
     cards: int = 0
@@ -84,16 +85,131 @@ class MaskCounts:
 
     @property
     def total(self) -> int:
-        return self.pseudonymized + self.emails + self.phones + self.cards + self.ips
+        return self.pseudonymized + self.dropped + self.emails + self.phones + self.cards + self.ips
 
     def add(self, other: MaskCounts) -> None:
         self.pseudonymized += other.pseudonymized
+        self.dropped += other.dropped
         self.emails += other.emails
         self.phones += other.phones
         self.cards += other.cards
         self.ips += other.ips
         for k, v in other.by_field.items():
             self.by_field[k] = self.by_field.get(k, 0) + v
+
+
+PSEUDONYMIZE = "pseudonymize"
+DROP = "drop"
+TRUNCATE = "truncate"
+KEEP = "keep"
+POLICY_ACTIONS = (PSEUDONYMIZE, DROP, TRUNCATE, KEEP)
+
+# The built-in policy (docs/privacy.md explains each choice). Names follow the Segment spec
+# (camelCase) and its common snake_case spellings. Street and postal code identify a household:
+# dropped. City, state and country are coarse geography analysts need: kept (free-text scanned).
+DEFAULT_POLICY_SPEC: dict[str, Any] = {
+    "traits": {
+        "email": PSEUDONYMIZE,
+        "phone": PSEUDONYMIZE,
+        "name": PSEUDONYMIZE,
+        "first_name": PSEUDONYMIZE,
+        "firstName": PSEUDONYMIZE,
+        "last_name": PSEUDONYMIZE,
+        "lastName": PSEUDONYMIZE,
+        "username": PSEUDONYMIZE,
+        "birthday": DROP,
+        "street": DROP,
+        "postal_code": DROP,
+        "postalCode": DROP,
+        "zip": DROP,
+        "address": {
+            "street": DROP,
+            "line1": DROP,
+            "line2": DROP,
+            "postal_code": DROP,
+            "postalCode": DROP,
+            "zip": DROP,
+        },
+    },
+    "context": {"ip": TRUNCATE},
+}
+
+
+class PolicyError(ValueError):
+    """A PII field policy that cannot be used; the message says where and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldPolicy:
+    """Compiled rules: field name → action, or a nested dict of rules for an object field."""
+
+    traits: dict[str, Any]
+    context: dict[str, Any]
+
+    @classmethod
+    def from_spec(cls, spec: Any, origin: str = "PII policy") -> FieldPolicy:
+        """Validate a parsed policy document (``{"traits": {...}, "context": {...}}``)."""
+        if not isinstance(spec, dict):
+            raise PolicyError(f"{origin}: expected a mapping with 'traits' and/or 'context'")
+        unknown = set(spec) - {"traits", "context"}
+        if unknown:
+            raise PolicyError(
+                f"{origin}: unknown section(s) {sorted(unknown)}; use 'traits' (applies to "
+                "traits and context.traits) and 'context'"
+            )
+        traits = _compile_rules(spec.get("traits") or {}, f"{origin}: traits")
+        context = _compile_rules(spec.get("context") or {}, f"{origin}: context")
+        if "traits" in context:
+            raise PolicyError(
+                f"{origin}: context.traits follows the 'traits' section; remove it from 'context'"
+            )
+        if traits:
+            context["traits"] = traits  # nested rules: context.traits gets the trait rules
+        return cls(traits=traits, context=context)
+
+
+def _compile_rules(rules: Any, where: str) -> dict[str, Any]:
+    if not isinstance(rules, dict):
+        raise PolicyError(f"{where}: expected a mapping of field name to action")
+    out: dict[str, Any] = {}
+    for name, action in rules.items():
+        if not isinstance(name, str) or not name:
+            raise PolicyError(f"{where}: field names must be non-empty strings, got {name!r}")
+        if isinstance(action, dict):
+            out[name] = _compile_rules(action, f"{where}.{name}")
+        elif action in POLICY_ACTIONS:
+            out[name] = POLICY_ACTIONS[POLICY_ACTIONS.index(action)]  # the constant: `is` checks
+        else:
+            raise PolicyError(
+                f"{where}.{name}: unknown action {action!r}; use one of {', '.join(POLICY_ACTIONS)}"
+                " or a mapping of rules for the fields of an object"
+            )
+    return out
+
+
+DEFAULT_POLICY = FieldPolicy.from_spec(DEFAULT_POLICY_SPEC, "built-in PII policy")
+
+
+def load_policy(path: Path | str | None) -> FieldPolicy:
+    """The policy in a YAML or JSON file (``None``: the built-in default); fails with a clear error."""
+    if path is None:
+        return DEFAULT_POLICY
+    path = Path(path)
+    origin = f"PII policy {path}"
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PolicyError(
+            f"{origin}: cannot read it ({exc.strerror}); fix PULSE_PII_POLICY_PATH"
+        ) from None
+    import yaml  # JSON is YAML too; only loaded when a policy file is configured
+
+    try:
+        spec = orjson.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
+        kind = "JSON" if path.suffix == ".json" else "YAML"
+        raise PolicyError(f"{origin}: not valid {kind}: {exc}") from None
+    return FieldPolicy.from_spec(spec, origin)
 
 
 # ---- primitives --------------------------------------------------------------------------------
@@ -228,44 +344,67 @@ def _mask_list(items: list[Any], counts: MaskCounts | None) -> list[Any]:
 # ---- messages ----------------------------------------------------------------------------------
 
 
-def _mask_traits(traits: Any, key: bytes, counts: MaskCounts, where: str) -> Any:
-    if not isinstance(traits, dict):
-        return mask_value(traits, counts)
+def _apply_rules(
+    obj: dict[str, Any], rules: dict[str, Any], key: bytes, counts: MaskCounts, where: str
+) -> dict[str, Any]:
+    """An object with its policy fields pseudonymized/dropped/truncated, the rest scanned."""
     out: dict[str, Any] = {}
-    for k, v in traits.items():
-        if k in PII_TRAIT_FIELDS and v is not None and v != "":
+    for k, v in obj.items():
+        rule = rules.get(k)
+        if rule is None:
+            out[k] = mask_value(v, counts)
+        elif rule is PSEUDONYMIZE:
+            if v is None or v == "":
+                out[k] = v
+                continue
             out[k] = pseudonymize(v, key)
             counts.pseudonymized += 1
             fname = f"{where}.{k}"
             counts.by_field[fname] = counts.by_field.get(fname, 0) + 1
-        else:
-            out[k] = mask_value(v, counts)
+        elif rule is DROP:
+            if v is not None:
+                counts.dropped += 1
+                fname = f"{where}.{k}"
+                counts.by_field[fname] = counts.by_field.get(fname, 0) + 1
+        elif rule is TRUNCATE:
+            truncated = truncate_ip(v) if isinstance(v, str) else None
+            if truncated != v:
+                counts.ips += 1
+            out[k] = truncated
+        elif rule is KEEP:
+            out[k] = v
+        elif isinstance(v, dict):  # nested rules for an object field
+            out[k] = _apply_rules(v, rule, key, counts, f"{where}.{k}")
+        elif v is None or v == "":
+            out[k] = v
+        else:  # an object field sent flat (e.g. address as one string): pseudonymize it whole
+            out[k] = pseudonymize(v, key)
+            counts.pseudonymized += 1
     return out
 
 
-def mask_context(context: Any, key: bytes, counts: MaskCounts) -> Any:
-    """Mask a Segment ``context`` object: traits pseudonymized, ip truncated, text scanned."""
+def _mask_traits(
+    traits: Any, key: bytes, counts: MaskCounts, where: str, policy: FieldPolicy
+) -> Any:
+    if not isinstance(traits, dict):
+        return mask_value(traits, counts)
+    return _apply_rules(traits, policy.traits, key, counts, where)
+
+
+def mask_context(
+    context: Any, key: bytes, counts: MaskCounts, policy: FieldPolicy | None = None
+) -> Any:
+    """Mask a Segment ``context`` object: traits and context fields per policy, text scanned."""
     if not isinstance(context, dict):
         return mask_value(context, counts)
-    out: dict[str, Any] = {}
-    for k, v in context.items():
-        if k == "traits":
-            out[k] = _mask_traits(v, key, counts, "context.traits")
-        elif k == "ip":
-            if isinstance(v, str):
-                truncated = truncate_ip(v)
-                if truncated != v:
-                    counts.ips += 1
-                out[k] = truncated
-            else:
-                out[k] = None
-        else:
-            out[k] = mask_value(v, counts)
-    return out
+    return _apply_rules(context, (policy or DEFAULT_POLICY).context, key, counts, "context")
 
 
 def mask_message(
-    message: dict[str, Any], key: bytes, counts: MaskCounts | None = None
+    message: dict[str, Any],
+    key: bytes,
+    counts: MaskCounts | None = None,
+    policy: FieldPolicy | None = None,
 ) -> tuple[dict[str, Any], MaskCounts]:
     """A masked copy of one Segment message (any shape; the input is not modified).
 
@@ -273,12 +412,14 @@ def mask_message(
     """
     if counts is None:
         counts = MaskCounts()
+    if policy is None:
+        policy = DEFAULT_POLICY
     out: dict[str, Any] = {}
     for k, v in message.items():
         if k == "traits":
-            out[k] = _mask_traits(v, key, counts, "traits")
+            out[k] = _mask_traits(v, key, counts, "traits", policy)
         elif k == "context":
-            out[k] = mask_context(v, key, counts)
+            out[k] = mask_context(v, key, counts, policy)
         elif k in IDENTITY_FIELDS:
             if isinstance(v, str) and "@" in v and _EMAIL_FULL_RE.match(v):
                 out[k] = pseudonymize(v, key)

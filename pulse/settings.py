@@ -75,10 +75,26 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/pulse.db"
     )
 
+    # ---- Privacy: PII field policy, key rotation, consent (issue 5) --------------------------
+    # YAML/JSON file of PII field rules (docs/privacy.md); None = the built-in default policy.
+    pii_policy_path: Path | None = None
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("pii_policy_path")
+    @classmethod
+    def _valid_policy(cls, value: Path | None) -> Path | None:
+        """A bad policy file stops start-up here, with the reason (not at the first event)."""
+        if value is None:
+            return None
+        from lake.privacy import load_policy
+
+        value = value.expanduser().resolve()
+        load_policy(value)  # PolicyError is a ValueError: pydantic reports it on this variable
+        return value
 
     # ---- derived locations -------------------------------------------------------------------
     @property

@@ -40,7 +40,7 @@ from lake.collector.openapi import build as build_openapi
 from lake.dedupe import RecentIds
 from lake.live import LiveHub
 from lake.pipeline import EVENT, QUARANTINE, mask_batch_envelope, prepare, schema_check
-from lake.privacy import MaskCounts, key_bytes
+from lake.privacy import MaskCounts, key_bytes, load_policy
 from lake.ratelimit import build_rate_limiter
 from lake.schemas import SchemaRegistry
 from lake.sources import MISS, Source, authenticate, cached_source
@@ -89,6 +89,7 @@ class Collector:
     ) -> None:
         self.settings = settings
         self.key = key_bytes(settings.pii_hmac_key)
+        self.policy = load_policy(settings.pii_policy_path)
         self.metrics = CollectorMetrics(settings.collector_id)
         self.engine = engine_for(settings)
         self.sink = DeltaSink(settings)
@@ -283,7 +284,9 @@ async def _ingest(request: Request, collector: Collector, single_type: str | Non
 
     masked = MaskCounts()
     if single_type is None:
-        batch_context = mask_batch_envelope(body.get("context"), collector.key, masked)
+        batch_context = mask_batch_envelope(
+            body.get("context"), collector.key, masked, collector.policy
+        )
         integrations = body.get("integrations")
         batch_integrations = integrations if isinstance(integrations, dict) else None
         batch_sent_at = body.get("sentAt")
@@ -305,6 +308,7 @@ async def _ingest(request: Request, collector: Collector, single_type: str | Non
         default_type=single_type,
         event_check=collector.event_check(source),
         max_event_bytes=MAX_EVENT_BYTES if len(raw) > MAX_EVENT_BYTES else None,
+        policy=collector.policy,
     )
     prepared.masked.add(masked)
     records = prepared.records

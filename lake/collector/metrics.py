@@ -16,7 +16,7 @@ from lake.privacy import MaskCounts
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 COMMIT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-MASK_KINDS = ("pseudonymized", "emails", "phones", "cards", "ips")
+MASK_KINDS = ("pseudonymized", "dropped", "emails", "phones", "cards", "ips")
 
 
 class CollectorMetrics:

@@ -5,6 +5,8 @@ import pytest
 
 from lake.privacy import (
     MaskCounts,
+    PolicyError,
+    load_policy,
     luhn_valid,
     mask_message,
     mask_text,
@@ -111,3 +113,98 @@ def test_mask_message_fields_and_counts():
         assert secret not in text
     assert counts.pseudonymized == 5 and counts.emails == 1 and counts.cards == 1
     assert counts.ips == 1
+
+
+# ---- field policy ------------------------------------------------------------------------------
+
+
+def test_default_policy_drops_street_and_postal_code_and_keeps_coarse_geography():
+    msg = {
+        "type": "identify",
+        "userId": "u1",
+        "traits": {
+            "lastName": "Lee",
+            "address": {
+                "street": "12 Baker Street",
+                "postalCode": "NW1 6XE",
+                "city": "London",
+                "country": "GB",
+            },
+            "zip": "94107",
+        },
+        "context": {"traits": {"address": "12 Baker Street, London"}},
+    }
+    masked, counts = mask_message(msg, KEY)
+    assert masked["traits"]["lastName"] == pseudonymize("Lee", KEY)
+    assert masked["traits"]["address"] == {"city": "London", "country": "GB"}
+    assert "zip" not in masked["traits"]
+    # an address sent flat as one string cannot be split: it is pseudonymized whole
+    assert masked["context"]["traits"]["address"] == pseudonymize("12 Baker Street, London", KEY)
+    assert counts.dropped == 3 and counts.pseudonymized == 2
+    assert counts.by_field["traits.address.street"] == 1
+
+
+def test_policy_file_pseudonymizes_drops_and_keeps_as_configured(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "traits:\n  email: drop\n  nickname: pseudonymize\n  name: keep\n"
+        "context:\n  ip: drop\n  deviceToken: pseudonymize\n"
+    )
+    policy = load_policy(path)
+    msg = {
+        "type": "identify",
+        "traits": {"email": "a@b.example", "nickname": "annie", "name": "Ann Lee", "phone": "x"},
+        "context": {"ip": "203.0.113.9", "deviceToken": "tok-123", "traits": {"email": "c@d.io"}},
+    }
+    masked, counts = mask_message(msg, KEY, policy=policy)
+    assert masked["traits"] == {
+        "nickname": pseudonymize("annie", KEY),
+        "name": "Ann Lee",
+        "phone": "x",  # not in this policy: only free-text scanned
+    }
+    assert masked["context"] == {"deviceToken": pseudonymize("tok-123", KEY), "traits": {}}
+    assert counts.dropped == 3 and counts.pseudonymized == 2
+
+
+def test_json_policy_file_is_accepted(tmp_path):
+    path = tmp_path / "policy.json"
+    path.write_text('{"traits": {"email": "pseudonymize"}, "context": {"ip": "truncate"}}')
+    policy = load_policy(path)
+    assert policy.traits == {"email": "pseudonymize"}
+    assert policy.context["ip"] == "truncate"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("traits:\n  email: hash\n", "traits.email: unknown action 'hash'"),
+        ("traits:\n  address:\n    street: erase\n", "traits.address.street: unknown action"),
+        ("fields:\n  email: drop\n", "unknown section(s) ['fields']"),
+        ("- email\n", "expected a mapping"),
+        ("traits: [email]\n", "traits: expected a mapping of field name to action"),
+        ("context:\n  traits:\n    email: drop\n", "context.traits follows the 'traits' section"),
+        ("traits: {email: drop\n", "not valid YAML"),
+    ],
+)
+def test_bad_policy_fails_with_a_message_naming_the_problem(tmp_path, text, message):
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    with pytest.raises(PolicyError) as err:
+        load_policy(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+
+
+def test_missing_policy_file_and_settings_validation(tmp_path, monkeypatch):
+    from pulse.settings import SettingsError, get_settings
+
+    with pytest.raises(PolicyError, match="cannot read it"):
+        load_policy(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("traits:\n  email: hash\n")
+    monkeypatch.setenv("PULSE_PII_POLICY_PATH", str(bad))
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError, match="PULSE_PII_POLICY_PATH.*unknown action 'hash'"):
+            get_settings()
+    finally:
+        get_settings.cache_clear()
