@@ -6,8 +6,8 @@ Three mechanisms, all pure functions:
   named by ``PULSE_PII_POLICY_PATH``) says which trait and context fields are PII and what happens
   to each: ``pseudonymize`` with a keyed HMAC-SHA256 (the same input gives the same token under one
   key, so analysts can still count and join, but the clear value cannot be recovered or
-  brute-forced without the key; output ``"hmac:<32 hex>"``; tokens are left alone, so masking is
-  idempotent), ``drop`` (the field is removed), ``truncate`` (IP addresses: IPv4 to its /24, IPv6
+  brute-forced without the key; output ``"hmac:<key id>:<32 hex>"``; tokens are left alone, so
+  masking is idempotent), ``drop`` (the field is removed), ``truncate`` (IP addresses: IPv4 to its /24, IPv6
   to its /48) or ``keep``. Trait rules apply to ``traits`` and ``context.traits`` alike; a rule may
   hold rules for the fields of a nested object (``address: {street: drop, ...}``).
 * **Free-text scanning** of every string in properties/traits/context (and event/name and any
@@ -19,6 +19,12 @@ Identifiers (userId, anonymousId, previousId, groupId) that *are* an email addre
 pseudonymized with the HMAC (not masked), so identity stitching still works.
 
 Every function returns counts of what it masked (a :class:`MaskCounts`), for metrics.
+
+Key rotation: a token names the key that made it (``key id`` = a short keyed digest of the key,
+never the key). :class:`Keyring` holds the current key (``PULSE_PII_HMAC_KEY``) and the previous
+ones (``PULSE_PII_HMAC_PREVIOUS_KEYS``): new data uses the current key only, while
+:meth:`Keyring.tokens_for` gives a value's token under every key, so an erasure finds what was
+pseudonymized before a rotation. Procedure: docs/privacy.md.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ import orjson
 IDENTITY_FIELDS: tuple[str, ...] = ("userId", "anonymousId", "previousId", "groupId")
 HMAC_PREFIX = "hmac:"
 _HMAC_HEX_CHARS = 32  # 128 bits: collision-free in practice, short enough to keep rows small
+_KEY_ID_HEX_CHARS = 8
+_KEY_ID_LABEL = b"pulse-pii-key-id\x00"
 
 # Top-level envelope fields that hold no free text (ids handled separately, timestamps parsed).
 _STRUCTURAL_FIELDS = frozenset(
@@ -215,8 +223,24 @@ def load_policy(path: Path | str | None) -> FieldPolicy:
 # ---- primitives --------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def key_id(key: bytes) -> str:
+    """A short public name of a key (a keyed digest of a fixed label: reveals nothing of the key)."""
+    return hmac.new(key, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:_KEY_ID_HEX_CHARS]
+
+
+def token_key_id(token: str) -> str | None:
+    """The key id a token was made with (``None`` if it is not a token of this format)."""
+    if not token.startswith(HMAC_PREFIX):
+        return None
+    kid, sep, digest = token[len(HMAC_PREFIX) :].partition(":")
+    return kid if sep and len(digest) == _HMAC_HEX_CHARS else None
+
+
 def pseudonymize(value: Any, key: bytes) -> str:
-    """Keyed HMAC-SHA256 token of a PII value; idempotent on tokens. Emails are case-folded."""
+    """Keyed HMAC-SHA256 token ``hmac:<key id>:<digest>`` of a PII value; idempotent on tokens.
+
+    Emails are case-folded and values stripped, so trivially different spellings join."""
     if isinstance(value, str):
         if value.startswith(HMAC_PREFIX):
             return value
@@ -227,7 +251,7 @@ def pseudonymize(value: Any, key: bytes) -> str:
     else:
         data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     digest = hmac.new(key, data, hashlib.sha256).hexdigest()
-    return HMAC_PREFIX + digest[:_HMAC_HEX_CHARS]
+    return f"{HMAC_PREFIX}{key_id(key)}:{digest[:_HMAC_HEX_CHARS]}"
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -439,3 +463,38 @@ def mask_message(
 
 def key_bytes(pii_hmac_key: str) -> bytes:
     return pii_hmac_key.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Keyring:
+    """The current pseudonymization key and the previous ones (newest first)."""
+
+    current: bytes
+    previous: tuple[bytes, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Keyring:
+        return cls(
+            key_bytes(settings.pii_hmac_key),
+            tuple(key_bytes(k) for k in settings.pii_hmac_previous_keys),
+        )
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        return (self.current, *self.previous)
+
+    @property
+    def current_id(self) -> str:
+        return key_id(self.current)
+
+    @property
+    def previous_ids(self) -> list[str]:
+        return [key_id(k) for k in self.previous]
+
+    def tokens_for(self, value: Any) -> list[str]:
+        """The value's token under every key, current first (what an erasure searches for)."""
+        return [pseudonymize(value, k) for k in self.keys]
+
+    def knows(self, token: str) -> bool:
+        """Whether a token was made by one of these keys."""
+        return token_key_id(token) in {key_id(k) for k in self.keys}

@@ -19,7 +19,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -78,11 +78,27 @@ class Settings(BaseSettings):
     # ---- Privacy: PII field policy, key rotation, consent (issue 5) --------------------------
     # YAML/JSON file of PII field rules (docs/privacy.md); None = the built-in default policy.
     pii_policy_path: Path | None = None
+    # Keys used before the current PULSE_PII_HMAC_KEY, newest first (JSON list). New data uses the
+    # current key only; erasure also searches for tokens made with these (docs/privacy.md).
+    pii_hmac_previous_keys: list[str] = Field(default_factory=list)
 
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("pii_hmac_previous_keys")
+    @classmethod
+    def _previous_keys(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if any(len(k) < 8 for k in value):
+            raise ValueError("every previous key must be at least 8 characters")
+        if len(set(value)) != len(value):
+            raise ValueError("a key is listed twice; list each previous key once")
+        if info.data.get("pii_hmac_key") in value:
+            raise ValueError(
+                "it holds the current PULSE_PII_HMAC_KEY: after a rotation it lists only old keys"
+            )
+        return value
 
     @field_validator("pii_policy_path")
     @classmethod

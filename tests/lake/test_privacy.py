@@ -4,13 +4,16 @@ import orjson
 import pytest
 
 from lake.privacy import (
+    Keyring,
     MaskCounts,
     PolicyError,
+    key_id,
     load_policy,
     luhn_valid,
     mask_message,
     mask_text,
     pseudonymize,
+    token_key_id,
     truncate_ip,
 )
 
@@ -20,7 +23,7 @@ KEY = b"test-key-123"
 def test_hmac_is_deterministic_keyed_and_idempotent():
     a = pseudonymize("Ann@Example.com", KEY)
     assert a == pseudonymize(" ann@example.com ", KEY)
-    assert a.startswith("hmac:") and len(a) == 5 + 32
+    assert a.startswith(f"hmac:{key_id(KEY)}:") and len(a) == 5 + 8 + 1 + 32
     assert a != pseudonymize("ann@example.com", b"another-key")
     assert pseudonymize(a, KEY) == a
 
@@ -204,7 +207,92 @@ def test_missing_policy_file_and_settings_validation(tmp_path, monkeypatch):
     monkeypatch.setenv("PULSE_PII_POLICY_PATH", str(bad))
     get_settings.cache_clear()
     try:
-        with pytest.raises(SettingsError, match="PULSE_PII_POLICY_PATH.*unknown action 'hash'"):
+        with pytest.raises(SettingsError, match=r"PULSE_PII_POLICY_PATH.*unknown action 'hash'"):
             get_settings()
+    finally:
+        get_settings.cache_clear()
+
+
+# ---- key rotation ------------------------------------------------------------------------------
+
+
+def test_tokens_name_their_key_and_a_keyring_finds_tokens_of_every_key():
+    old, new = b"old-key-12345", b"new-key-67890"
+    before = pseudonymize("ann@example.com", old)
+    after = pseudonymize("ann@example.com", new)
+    assert before != after
+    assert token_key_id(before) == key_id(old) and token_key_id(after) == key_id(new)
+    assert key_id(old) != key_id(new) and old.decode() not in key_id(old)
+    ring = Keyring(new, (old,))
+    assert ring.tokens_for("Ann@Example.com") == [after, before]
+    assert ring.knows(before) and ring.knows(after)
+    assert not Keyring(new).knows(before)
+    assert token_key_id("hmac:not-a-token") is None and token_key_id("plain") is None
+    # a token made under the old key is left as it is by masking under the new key (idempotent)
+    masked, _ = mask_message({"type": "identify", "traits": {"email": before}}, new)
+    assert masked["traits"]["email"] == before
+
+
+def test_previous_keys_are_validated(monkeypatch):
+    from pulse.settings import SettingsError, get_settings
+
+    cases = [
+        ('["short"]', "at least 8 characters"),
+        ('["old-key-1234", "old-key-1234"]', "listed twice"),
+        ('["the-current-key"]', "holds the current PULSE_PII_HMAC_KEY"),
+    ]
+    monkeypatch.setenv("PULSE_PII_HMAC_KEY", "the-current-key")
+    try:
+        for value, message in cases:
+            monkeypatch.setenv("PULSE_PII_HMAC_PREVIOUS_KEYS", value)
+            get_settings.cache_clear()
+            with pytest.raises(SettingsError, match=f"PULSE_PII_HMAC_PREVIOUS_KEYS.*{message}"):
+                get_settings()
+    finally:
+        get_settings.cache_clear()
+
+
+def test_rotate_key_command_generates_then_records_an_audit_entry_without_the_key(
+    tmp_path, monkeypatch
+):
+    from click.testing import CliRunner
+
+    from lake.audit import read
+    from pulse.cli import main
+    from pulse.settings import Settings, get_settings
+
+    runner = CliRunner()
+    monkeypatch.setenv("PULSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PULSE_PII_HMAC_KEY", "first-key-123")
+    get_settings.cache_clear()
+    try:
+        refused = runner.invoke(main, ["privacy", "rotate-key"])
+        assert refused.exit_code == 1 and "no previous key is configured" in refused.output
+
+        key_file = tmp_path / "new.key"
+        made = runner.invoke(main, ["privacy", "rotate-key", "--generate-to", str(key_file)])
+        assert made.exit_code == 0, made.output
+        new_key = key_file.read_text().strip()
+        assert len(new_key) >= 32 and (key_file.stat().st_mode & 0o777) == 0o600
+        assert new_key not in made.output and key_id(new_key.encode()) in made.output
+        again = runner.invoke(main, ["privacy", "rotate-key", "--generate-to", str(key_file)])
+        assert again.exit_code == 1 and "exists" in again.output
+
+        monkeypatch.setenv("PULSE_PII_HMAC_KEY", new_key)
+        monkeypatch.setenv("PULSE_PII_HMAC_PREVIOUS_KEYS", '["first-key-123"]')
+        get_settings.cache_clear()
+        done = runner.invoke(main, ["privacy", "rotate-key"])
+        assert done.exit_code == 0, done.output
+        assert runner.invoke(main, ["privacy", "rotate-key"]).output.startswith(
+            f"the rotation to key {key_id(new_key.encode())} is already recorded"
+        )
+        entries = read(Settings(data_dir=tmp_path / "data")).to_pylist()
+        assert [e["action"] for e in entries] == ["key_rotation"]
+        details = orjson.loads(entries[0]["details"])
+        assert details == {
+            "key_id": key_id(new_key.encode()),
+            "previous_key_ids": [key_id(b"first-key-123")],
+        }
+        assert new_key not in str(entries) and "first-key-123" not in str(entries)
     finally:
         get_settings.cache_clear()
