@@ -65,7 +65,8 @@ _STRUCTURAL_FIELDS = frozenset(
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _EMAIL_FULL_RE = re.compile(rf"^\s*{EMAIL_RE.pattern}\s*$")
 # Cards: 13-19 digits, optionally grouped by single spaces or dashes; confirmed with Luhn.
-_CARD_RE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+# A longer digit run is searched inside for a card (a card typed right after another number).
+_CARD_RE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,47}(?![\w-])")
 # Phones: either international (+ and 7-15 digits, optional separators) or national with
 # separators (555-123-4567, (555) 123-4567, 555.123.4567). Bare digit runs are not phones
 # (they are usually ids); long ones are checked as cards instead.
@@ -77,6 +78,35 @@ _PHONE_RE = re.compile(
     r")(?![\w.-]?\d)"
 )
 _DIGIT_RE = re.compile(r"\d")
+# National ids and IPv4, each a separate regex behind a cheap pre-check (one alternation of all
+# four costs ~10x more per string on the hot path); matches are then confirmed by a validator.
+# US SSN AAA-GG-SSSS (dashes or spaces, the same twice); IBAN compact or in 4-groups; UK National
+# Insurance number; IPv4 dotted quad (not part of a longer dotted number such as a version).
+_SSN_RE = re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
+_UPPER_ID_RE = re.compile(
+    r"(?<![A-Za-z0-9])(?:"
+    r"(?P<iban>[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)"
+    r"|(?P<nino>[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D])"
+    r")(?![A-Za-z0-9])"
+)
+_IPV4_RE = re.compile(r"(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\w|\.\d)")
+# IPv6 candidates: hex groups with at least two colons; ipaddress decides.
+_IPV6_RE = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+_NINO_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+# SSNs the SSA declared void after they were published (wallet card, advertising).
+_SSN_VOID = frozenset({"078-05-1120", "219-09-9999"})
+MASK_KINDS = (
+    "pseudonymized",
+    "dropped",
+    "emails",
+    "phones",
+    "cards",
+    "ips",
+    "text_ips",
+    "ssns",
+    "ibans",
+    "ninos",
+)
 
 
 @dataclass(slots=True)
@@ -88,20 +118,20 @@ class MaskCounts:
     emails: int = 0
     phones: int = 0
     cards: int = 0
-    ips: int = 0
+    ips: int = 0  # IP fields truncated by the policy (context.ip)
+    text_ips: int = 0  # IP addresses found in free text
+    ssns: int = 0
+    ibans: int = 0
+    ninos: int = 0
     by_field: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
-        return self.pseudonymized + self.dropped + self.emails + self.phones + self.cards + self.ips
+        return sum(getattr(self, kind) for kind in MASK_KINDS)
 
     def add(self, other: MaskCounts) -> None:
-        self.pseudonymized += other.pseudonymized
-        self.dropped += other.dropped
-        self.emails += other.emails
-        self.phones += other.phones
-        self.cards += other.cards
-        self.ips += other.ips
+        for kind in MASK_KINDS:
+            setattr(self, kind, getattr(self, kind) + getattr(other, kind))
         for k, v in other.by_field.items():
             self.by_field[k] = self.by_field.get(k, 0) + v
 
@@ -286,8 +316,127 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def ssn_valid(area: str, group: str, serial: str) -> bool:
+    """SSA rules: area not 000, 666 or 9xx; group not 00; serial not 0000; not a voided number."""
+    return (
+        area != "000"
+        and area != "666"
+        and area[0] != "9"
+        and group != "00"
+        and serial != "0000"
+        and f"{area}-{group}-{serial}" not in _SSN_VOID
+    )
+
+
+def iban_valid(iban: str) -> bool:
+    """ISO 13616: 15-34 characters, check digits by mod-97 (rearranged, letters A=10 ... Z=35)."""
+    compact = iban.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    digits = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(digits) % 97 == 1
+
+
+def nino_valid(nino: str) -> bool:
+    """UK National Insurance number: prefix letters allowed by HMRC (no checksum exists)."""
+    return nino[:2] not in _NINO_BAD_PREFIXES
+
+
+def ipv4_valid(text: str) -> bool:
+    return all(int(part) <= 255 for part in text.split("."))
+
+
+def _mask_ipv6(text: str, counts: MaskCounts | None) -> str:
+    def _ip(m: re.Match[str]) -> str:
+        candidate = m.group(0)
+        if "::" not in candidate and candidate.count(":") != 7:
+            return candidate  # times (12:30:45), MACs, ratios: not an IPv6 address
+        try:
+            ipaddress.IPv6Address(candidate)
+        except ValueError:
+            return candidate
+        if counts is not None:
+            counts.text_ips += 1
+        return "[ip]"
+
+    return _IPV6_RE.sub(_ip, text)
+
+
+def _mask_ids(text: str, counts: MaskCounts | None) -> str:
+    """SSNs, IBANs, NINOs and IPv4 addresses (search first: most strings hold none)."""
+    if _SSN_RE.search(text) is not None:
+
+        def _ssn(m: re.Match[str]) -> str:
+            if not ssn_valid(m.group(1), m.group(3), m.group(4)):
+                return m.group(0)
+            if counts is not None:
+                counts.ssns += 1
+            return "[ssn]"
+
+        text = _SSN_RE.sub(_ssn, text)
+    if _UPPER_ID_RE.search(text) is not None:
+
+        def _upper(m: re.Match[str]) -> str:
+            if m.lastgroup == "iban":
+                if iban_valid(m.group("iban")):
+                    if counts is not None:
+                        counts.ibans += 1
+                    return "[iban]"
+            elif nino_valid(m.group("nino")):
+                if counts is not None:
+                    counts.ninos += 1
+                return "[nino]"
+            return m.group(0)
+
+        text = _UPPER_ID_RE.sub(_upper, text)
+    if text.count(".") >= 3 and _IPV4_RE.search(text) is not None:
+
+        def _ipv4(m: re.Match[str]) -> str:
+            if not ipv4_valid(m.group(0)):
+                return m.group(0)
+            if counts is not None:
+                counts.text_ips += 1
+            return "[ip]"
+
+        text = _IPV4_RE.sub(_ipv4, text)
+    return text
+
+
+def _card_inside(candidate: str, counts: MaskCounts | None) -> str:
+    """Cards grouped inside a longer digit run (``+1 415 4111 1111 1111 1111``): the regex took
+    the whole run, so every window of whole groups with 13-19 digits is Luhn-checked and the union
+    of the valid ones is masked (over-masking a neighbour beats leaving part of a card)."""
+    groups = re.split(r"([ -])", candidate)  # digits, separator, digits, ...
+    parts = groups[0::2]
+    covered = [False] * len(parts)
+    for start in range(len(parts)):
+        digits = ""
+        for end in range(start, len(parts)):
+            digits += parts[end]
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and luhn_valid(digits):
+                covered[start : end + 1] = [True] * (end + 1 - start)
+    if not any(covered):
+        return candidate
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if covered[i]:
+            if i == 0 or not covered[i - 1]:
+                out.append("[card]")
+                if counts is not None:
+                    counts.cards += 1
+        else:
+            out.append(part)
+        if i < len(parts) - 1 and not (covered[i] and covered[i + 1]):
+            out.append(groups[2 * i + 1])
+    return "".join(out)
+
+
 def mask_text(text: str, counts: MaskCounts | None = None) -> str:
-    """Mask emails, phone numbers and Luhn-valid card numbers inside free text."""
+    """Mask emails, IP addresses, national ids (US SSN, IBAN, UK NINO), Luhn-valid card numbers
+    and phone numbers inside free text."""
     if len(text) < 7:
         return text
     if "@" in text:
@@ -298,21 +447,25 @@ def mask_text(text: str, counts: MaskCounts | None = None) -> str:
                 counts.emails += n
     if _DIGIT_RE.search(text) is None:
         return text
+    if text.count(":") >= 2:
+        text = _mask_ipv6(text, counts)
+    text = _mask_ids(text, counts)
+    if _CARD_RE.search(text) is not None:
 
-    def _card(m: re.Match[str]) -> str:
-        digits = m.group(0).replace(" ", "").replace("-", "")
-        if luhn_valid(digits):
-            if counts is not None:
-                counts.cards += 1
-            return "[card]"
-        return m.group(0)
+        def _card(m: re.Match[str]) -> str:
+            candidate = m.group(0)
+            digits = candidate.replace(" ", "").replace("-", "")
+            if len(digits) <= 19 and luhn_valid(digits):
+                if counts is not None:
+                    counts.cards += 1
+                return "[card]"
+            return _card_inside(candidate, counts)
 
-    masked, n = _CARD_RE.subn(_card, text)
-    if n and masked != text:
-        text = masked
-    masked, n = _PHONE_RE.subn("[phone]", text)
-    if n:
-        text = masked
+        masked, n = _CARD_RE.subn(_card, text)
+        if n and masked != text:
+            text = masked
+    if _PHONE_RE.search(text) is not None:
+        text, n = _PHONE_RE.subn("[phone]", text)
         if counts is not None:
             counts.phones += n
     return text

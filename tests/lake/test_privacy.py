@@ -296,3 +296,93 @@ def test_rotate_key_command_generates_then_records_an_audit_entry_without_the_ke
         assert new_key not in str(entries) and "first-key-123" not in str(entries)
     finally:
         get_settings.cache_clear()
+
+
+# ---- detectors: IP addresses and national ids ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "kind"),
+    [
+        ("login from 203.0.113.77 today", "login from [ip] today", "text_ips"),
+        ("my ip is 10.0.0.1.", "my ip is [ip].", "text_ips"),
+        ("from 2001:db8:85a3::8a2e:370:7334 ok", "from [ip] ok", "text_ips"),
+        ("fe80:0:0:0:202:b3ff:fe1e:8329 seen", "[ip] seen", "text_ips"),
+        ("ssn 123-45-6789 on file", "ssn [ssn] on file", "ssns"),
+        ("ssn 123 45 6789", "ssn [ssn]", "ssns"),
+        ("iban DE89 3704 0044 0532 0130 00 thanks", "iban [iban] thanks", "ibans"),
+        ("iban GB82WEST12345698765432", "iban [iban]", "ibans"),
+        ("NI number AB 12 34 56 C please", "NI number [nino] please", "ninos"),
+        ("NI AB123456D", "NI [nino]", "ninos"),
+    ],
+)
+def test_ip_and_national_id_detection(text, expected, kind):
+    counts = MaskCounts()
+    assert mask_text(text, counts) == expected
+    assert getattr(counts, kind) == 1 and counts.total == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "app version 1.2.3 build 7",  # three parts: a version, not an IP
+        "release 10.4.3.2.1 shipped",  # five parts
+        "score 300.1.1.1 ok",  # octet over 255
+        "meet at 12:30:45 sharp",  # a time
+        "mac 00:1A:2B:3C:4D:5E here",  # a MAC address
+        "ssn 000-12-3456",  # area 000
+        "ssn 666-12-3456",  # area 666
+        "ssn 912-34-5678",  # area 9xx
+        "ssn 123-00-4567",  # group 00
+        "ssn 123-45-0000",  # serial 0000
+        "ssn 078-05-1120",  # voided by the SSA
+        "mixed 123-45 6789",  # mixed separators
+        "iban DE89370400440532013003",  # bad check digits
+        "code XX12 3456",  # too short for an IBAN
+        "NI GB 12 34 56 A",  # GB prefix is never issued
+        "NI QQ 12 34 56 C",  # Q is never a prefix letter (HMRC's specimen number)
+        "NI QQ 12 34 56 E",  # suffix beyond D
+        "ratio 3:2:1 held",
+    ],
+)
+def test_id_and_ip_near_misses_are_left_alone(text):
+    assert mask_text(text) == text
+
+
+def test_a_card_run_on_from_another_number_is_still_found():
+    counts = MaskCounts()
+    masked = mask_text("+1 415 4111 1111 1111 1111 thanks", counts)
+    assert "4111" not in masked and counts.cards == 1
+
+
+def test_validators():
+    from lake.privacy import iban_valid, nino_valid, ssn_valid
+
+    assert iban_valid("DE89370400440532013000") and iban_valid("FR14 2004 1010 0505 0001 3M02 606")
+    assert not iban_valid("DE88370400440532013000")
+    assert ssn_valid("123", "45", "6789") and not ssn_valid("900", "45", "6789")
+    assert nino_valid("QQ123456C") and not nino_valid("TN123456A")
+
+
+def test_every_masking_kind_is_counted_in_collector_metrics():
+    from lake.collector.metrics import CollectorMetrics
+    from lake.privacy import MASK_KINDS
+
+    metrics = CollectorMetrics("t")
+    counts = MaskCounts()
+    text = (
+        "a@b.example, +1 415-555-0100, 4111 1111 1111 1111, 203.0.113.7, 123-45-6789, "
+        "GB82WEST12345698765432, AB123456C"
+    )
+    assert mask_text(text, counts).split(", ") == [
+        "[email]", "[phone]", "[card]", "[ip]", "[ssn]", "[iban]", "[nino]"
+    ]  # fmt: skip
+    mask_message(
+        {"type": "identify", "traits": {"email": "x@y.example", "street": "1 Main St"},
+         "context": {"ip": "198.51.100.4"}}, KEY, counts
+    )  # fmt: skip
+    metrics.add_masked(counts)
+    rendered = metrics.render().decode()
+    for kind in MASK_KINDS:
+        line = f'pulse_collector_pii_masked_total{{kind="{kind}"}} 1.0'
+        assert line in rendered, kind
