@@ -1,7 +1,9 @@
 """The one normalization path shared by the HTTP collector and the bulk loader.
 
-mask PII → validate/normalize → a WAL/Delta record: ``("event", row)`` or ``("quarantine", row)``.
-Pure (no I/O), so both paths produce identical rows for identical input.
+mask PII → validate/normalize → consent → a WAL/Delta record: ``("event", row)``,
+``("quarantine", row)`` or ``("consent", row)`` (a consent message's ledger row, before its event).
+Events of an identity whose analytics consent is withdrawn are dropped and counted
+(:mod:`lake.consent`). No I/O, so both paths produce identical rows for identical input.
 """
 
 from __future__ import annotations
@@ -11,6 +13,14 @@ from typing import Any, Protocol
 
 import orjson
 
+from lake.consent import (
+    CONSENT,
+    ConsentChange,
+    ConsentGate,
+    consent_change,
+    identity_key,
+    ledger_row,
+)
 from lake.privacy import FieldPolicy, MaskCounts, mask_context, mask_message, mask_value
 from lake.validation import (
     EVENT_TOO_LARGE,
@@ -35,6 +45,8 @@ class Prepared:
     quarantined: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     masked: MaskCounts = field(default_factory=MaskCounts)
+    consent_dropped: int = 0  # events (and quarantine rows) of users without analytics consent
+    consent_changes: list[ConsentChange] = field(default_factory=list)
 
 
 class _Verdict(Protocol):
@@ -95,11 +107,14 @@ def prepare(
     event_check: EventCheck | None = None,
     max_event_bytes: int | None = None,
     policy: FieldPolicy | None = None,
+    consent: ConsentGate | None = None,
     out: Prepared | None = None,
 ) -> Prepared:
     """Mask and validate messages (``batch_context`` must already be masked).
 
     ``policy``: the PII field policy (default: the built-in one).
+    ``consent``: the consent gate; consent messages update it (in message order) and add a
+    ``consent`` record, and records of identities it does not allow are dropped (counted).
     ``max_event_bytes``: a message whose JSON is larger is quarantined (``event_too_large``).
     Pass it only when some message can be that large (e.g. the request body is larger).
     """
@@ -132,6 +147,15 @@ def prepare(
                 event_check=event_check,
             )
         if isinstance(outcome, Rejection):
+            if (
+                consent is not None
+                and isinstance(masked, dict)
+                and not consent.allows(
+                    identity_key(masked.get("userId"), masked.get("anonymousId"))
+                )
+            ):
+                result.consent_dropped += 1
+                continue
             records.append(
                 (
                     QUARANTINE,
@@ -150,6 +174,17 @@ def prepare(
                 }
             )
         else:
+            if consent is not None:
+                mtype = outcome["type"]
+                if mtype == "identify" or mtype == "track":
+                    change = consent_change(masked)
+                    if change is not None:
+                        consent.apply(change)
+                        result.consent_changes.append(change)
+                        records.append((CONSENT, ledger_row(change, outcome, mtype)))
+                if not consent.allows(identity_key(outcome["user_id"], outcome["anonymous_id"])):
+                    result.consent_dropped += 1
+                    continue
             records.append((EVENT, outcome))
             result.accepted += 1
     return result

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # Keys used before the current PULSE_PII_HMAC_KEY, newest first (JSON list). New data uses the
     # current key only; erasure also searches for tokens made with these (docs/privacy.md).
     pii_hmac_previous_keys: list[str] = Field(default_factory=list)
+    # Analytics consent of an identity with no consent record: "granted" (opt-out: events are kept
+    # until the user withdraws) or "denied" (opt-in: dropped until the user grants).
+    consent_default: Literal["granted", "denied"] = "granted"
 
     @field_validator("data_dir")
     @classmethod

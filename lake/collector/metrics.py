@@ -50,6 +50,16 @@ class CollectorMetrics:
             "Events dropped as repeats of a recent messageId",
             registry=r,
         )
+        self.consent_dropped = Counter(
+            "pulse_collector_events_consent_dropped",
+            "Events (and quarantine rows) not stored: their user withdrew analytics consent",
+            registry=r,
+        )
+        self.consent_changes = Counter(
+            "pulse_collector_consent_changes",
+            "Consent messages recorded in the consent ledger",
+            registry=r,
+        )
         self.masked = Counter(
             "pulse_collector_pii_masked", "PII values masked, by kind", ["kind"], registry=r
         )
