@@ -140,15 +140,23 @@ def default_consent(settings: Settings) -> bool:
 
 
 def load_ledger(settings: Settings) -> list[dict[str, Any]]:
-    """Every ledger row, in write order (received_at, then collector sequence)."""
+    """Every ledger row, in write order (received_at, then collector sequence).
+
+    Reads the table's active Parquet files with pyarrow.parquet: ``to_pyarrow_table`` would import
+    pyarrow.dataset (seconds on a busy machine), and this runs while a collector starts."""
     from deltalake import DeltaTable
 
     path = settings.table_path("bronze", CONSENT)
     if not DeltaTable.is_deltatable(str(path)):
         return []
-    table = DeltaTable(str(path)).to_pyarrow_table(
-        columns=["user_id", "anonymous_id", "analytics", "received_at", "sequence"]
-    )
+    files = DeltaTable(str(path)).file_uris()
+    if not files:
+        return []
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = ["user_id", "anonymous_id", "analytics", "received_at", "sequence"]
+    table = pa.concat_tables(pq.read_table(f, columns=columns) for f in files)
     table = table.sort_by([("received_at", "ascending"), ("sequence", "ascending")])
     return table.to_pylist()
 
