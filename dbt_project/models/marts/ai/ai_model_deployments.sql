@@ -9,6 +9,8 @@ deployments as (
 outcomes as (
 
     select * from {{ ref('int_recommendation_outcomes') }}
+    -- only members who had personalization consent when the recommendation was shown
+    where {{ had_consent('user_id', 'shown_at', 'personalization') }}
 
 ),
 

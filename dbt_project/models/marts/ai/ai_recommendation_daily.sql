@@ -11,6 +11,8 @@ outcomes as (
 
     select * from {{ ref('int_recommendation_outcomes') }}
     where {{ event_date_window('shown_date', this_column='activity_date') }}
+        -- only members who had personalization consent when the recommendation was shown
+        and {{ had_consent('user_id', 'shown_at', 'personalization') }}
 
 ),
 
