@@ -76,9 +76,10 @@ def pipeline(tmp_path_factory):
 
 
 def _valid_messages(settings: Settings) -> pl.DataFrame:
-    """The simulator's messages minus the malformed ones (which must be quarantined)."""
+    """The simulator's messages minus the malformed ones (which must be quarantined) and those of
+    users who had withdrawn analytics consent (which the collector must drop)."""
     truth = orjson.loads((settings.sim_dir / "ground_truth.json").read_bytes())
-    malformed = set(truth["malformed_message_ids"])
+    malformed = set(truth["malformed_message_ids"]) | set(truth["consent"]["dropped_message_ids"])
     raw = pl.read_parquet(settings.sim_dir / "events.parquet")
     return raw.filter(pl.col("message_id").is_not_null() & ~pl.col("message_id").is_in(malformed))
 
@@ -134,7 +135,8 @@ def test_the_http_day_landed_exactly_and_malformed_events_were_quarantined(pipel
 
     quarantine = DeltaTable(str(settings.table_path("bronze", "quarantine"))).to_pyarrow_table()
     truth = orjson.loads((settings.sim_dir / "ground_truth.json").read_bytes())
-    assert quarantine.num_rows == len(truth["malformed"])
+    kept = [m for m in truth["malformed"] if not m.get("consent_dropped")]
+    assert quarantine.num_rows == len(kept)
     assert all(quarantine.column("reason").to_pylist())
 
 
