@@ -15,6 +15,7 @@ import orjson
 
 from lake.consent import (
     CONSENT,
+    CONSENT_EVENT,
     ConsentChange,
     ConsentGate,
     consent_change,
@@ -176,13 +177,15 @@ def prepare(
         else:
             if consent is not None:
                 mtype = outcome["type"]
-                if mtype == "identify" or mtype == "track":
+                if mtype == "identify" or (mtype == "track" and outcome["event"] == CONSENT_EVENT):
                     change = consent_change(masked)
                     if change is not None:
                         consent.apply(change)
                         result.consent_changes.append(change)
                         records.append((CONSENT, ledger_row(change, outcome, mtype)))
-                if not consent.allows(identity_key(outcome["user_id"], outcome["anonymous_id"])):
+                # inlined ConsentGate.allows(identity_key(...)): this runs for every event
+                who = outcome["user_id"] or outcome["anonymous_id"]
+                if not (consent.analytics.get(who, consent.default) if who else consent.default):
                     result.consent_dropped += 1
                     continue
             records.append((EVENT, outcome))
