@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import polars as pl
 import pytest
-from collector_harness import Collector, basic, metric, new_source, table, track
+from collector_harness import basic, metric, new_source, table, track
+from starlette.testclient import TestClient
 
 from lake.audit import read as read_audit
 from lake.audit import subject_token
+from lake.collector.app import create_app
 from pulse.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -26,21 +27,22 @@ def consent(mid: str, user: str, anon: str | None = None, **categories: bool) ->
     return {**msg, "properties": flags}
 
 
-def batch(srv: Collector, key: str, messages: list[dict]) -> dict:
-    r = httpx.post(srv.url + "/v1/batch", json={"batch": messages}, headers=basic(key))
+def post(client, key: str, messages: list[dict]) -> dict:
+    r = client.post("/v1/batch", json={"batch": messages}, headers=basic(key))
     assert r.status_code == 200, r.text
     return r.json()
 
 
 def test_withdrawal_stops_new_data_survives_restart_and_regrant_resumes(tmp_path):
+    """The real collector app (in-process: its lifespan opens the WAL and the flusher, and closing
+    it flushes to Delta), stopped and started again on the same data dir."""
     data_dir = tmp_path / "data"
     key = new_source(data_dir, "consent-app")
-    srv = Collector(data_dir, collector_id="cs").start()
-    try:
-        before = batch(srv, key, [track("c-1"), track("c-2", userId="u2")])
-        assert before["accepted"] == 2
-        out = batch(
-            srv,
+    settings = Settings(data_dir=data_dir, collector_id="cs", flush_interval_seconds=0.2)
+    with TestClient(create_app(settings)) as client:
+        assert post(client, key, [track("c-1"), track("c-2", userId="u2")])["accepted"] == 2
+        out = post(
+            client,
             key,
             [
                 consent("c-3", "u1", "anon-1", analytics=False, marketing=False),
@@ -51,25 +53,20 @@ def test_withdrawal_stops_new_data_survives_restart_and_regrant_resumes(tmp_path
         )
         # the withdrawal itself is recorded in the ledger, not stored as an event
         assert out["accepted"] == 1 and out["consent_dropped"] == 3
-        text = httpx.get(srv.url + "/metrics").text
+        text = client.get("/metrics").text
         assert metric(text, "pulse_collector_events_consent_dropped_total") == 3
         assert metric(text, "pulse_collector_consent_changes_total") == 1
-    finally:
-        srv.stop()
 
-    srv = Collector(data_dir, collector_id="cs").start()  # state rebuilt from the ledger
-    try:
-        assert batch(srv, key, [track("c-7")]).get("consent_dropped") == 1
+    with TestClient(create_app(settings)) as client:  # state rebuilt from the ledger
+        assert post(client, key, [track("c-7")]).get("consent_dropped") == 1
         regrant = {
             "type": "identify",
             "userId": "u1",
             "messageId": "c-8",
             "traits": {"consent": {"analytics": True, "personalization": True}, "plan": "pro"},
         }
-        out = batch(srv, key, [regrant, track("c-9")])
+        out = post(client, key, [regrant, track("c-9")])
         assert out["accepted"] == 2 and "consent_dropped" not in out
-    finally:
-        srv.stop()
 
     events = table(data_dir, "events")
     assert sorted(events["message_id"]) == ["c-1", "c-2", "c-6", "c-8", "c-9"]
@@ -81,7 +78,6 @@ def test_withdrawal_stops_new_data_survives_restart_and_regrant_resumes(tmp_path
         ("c-3", "u1", "anon-1", False, False, True, "track"),
         ("c-8", "u1", None, True, None, True, "identify"),
     ]  # fmt: skip
-    settings = Settings(data_dir=data_dir)
     audit = read_audit(settings, action="consent_change").to_pylist()
     assert [a["subject"] for a in audit] == [subject_token(settings, "u1")] * 2
     assert all("u1" not in (a["details"] or "") for a in audit)
@@ -89,9 +85,6 @@ def test_withdrawal_stops_new_data_survives_restart_and_regrant_resumes(tmp_path
 
 def test_replicas_share_consent_through_redis(tmp_path):
     import redis
-    from starlette.testclient import TestClient
-
-    from lake.collector.app import create_app
 
     try:
         redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
@@ -105,17 +98,11 @@ def test_replicas_share_consent_through_redis(tmp_path):
     b = create_app(Settings(collector_id="rb", **common), consent_key_prefix=prefix)
     try:
         with TestClient(a) as ca, TestClient(b) as cb:
-
-            def post(client, messages):
-                r = client.post("/v1/batch", json={"batch": messages}, headers=basic(key))
-                assert r.status_code == 200, r.text
-                return r.json()
-
-            assert post(cb, [track("r-1")])["accepted"] == 1
-            assert post(ca, [consent("r-2", "u1", analytics=False)])["consent_dropped"] == 1
-            assert post(cb, [track("r-3")])["consent_dropped"] == 1  # b learned it from Redis
-            assert post(cb, [consent("r-4", "u1", analytics=True)])["accepted"] == 1
-            assert post(ca, [track("r-5")])["accepted"] == 1
+            assert post(cb, key, [track("r-1")])["accepted"] == 1
+            assert post(ca, key, [consent("r-2", "u1", analytics=False)])["consent_dropped"] == 1
+            assert post(cb, key, [track("r-3")])["consent_dropped"] == 1  # b learned it from Redis
+            assert post(cb, key, [consent("r-4", "u1", analytics=True)])["accepted"] == 1
+            assert post(ca, key, [track("r-5")])["accepted"] == 1
     finally:
         client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
         for k in client.scan_iter(match=prefix + "*"):
