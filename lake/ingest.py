@@ -2,7 +2,9 @@
 
 No WAL: the source data is durable, so a failed load is simply re-run (``message_id`` duplicates
 across loads are removed downstream by dbt, as for SDK retries). Within one load, repeated
-``messageId``s are dropped and counted. Rows go to Delta in commits of ``chunk_size`` (commit size
+``messageId``s are dropped and counted. The consent gate is the collector's: it starts from the
+ledger, consent messages update it in file order and go to ``bronze/consent`` (audited), and
+events of users without analytics consent are dropped and counted. Rows go to Delta in commits of ``chunk_size`` (commit size
 dominates Delta append throughput).
 """
 
@@ -14,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lake.consent import CONSENT, audit_changes, rebuild_gate
 from lake.pipeline import EVENT, Prepared, prepare
-from lake.privacy import key_bytes
-from lake.tables import EVENTS_SCHEMA, QUARANTINE_SCHEMA
+from lake.privacy import key_bytes, load_policy
+from lake.tables import CONSENT_SCHEMA, EVENTS_SCHEMA, QUARANTINE_SCHEMA
 from lake.validation import parse_timestamp_us, to_us
 from lake.writer import DeltaSink, rows_to_table
 from pulse.settings import Settings
@@ -30,6 +33,8 @@ class IngestReport:
     quarantined: int
     duplicates_dropped: int
     seconds: float
+    consent_dropped: int = 0
+    consent_changes: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -52,20 +57,31 @@ def bulk_load(
     """
     started = time.perf_counter()
     key = key_bytes(settings.pii_hmac_key)
+    policy = load_policy(settings.pii_policy_path)
+    gate = rebuild_gate(settings)
     sink = DeltaSink(settings)
     fixed_us = to_us(received_at) if received_at is not None else None
     now_us = time.time_ns() // 1000
     sequence = now_us * 1000  # room for 1000 rows per microsecond of wall time between loads
     seen: set[str] = set()
-    accepted = quarantined = duplicates = 0
+    seen_consent: set[str] = set()
+    accepted = quarantined = duplicates = consent_dropped = consent_changes = 0
 
     def flush(prepared: Prepared) -> None:
-        nonlocal sequence, accepted, quarantined, duplicates
+        nonlocal sequence, accepted, quarantined, duplicates, consent_dropped, consent_changes
         events: list[dict[str, Any]] = []
         bad: list[dict[str, Any]] = []
+        ledger: list[dict[str, Any]] = []
         for kind, row in prepared.records:
             row["collector_id"] = BULK_COLLECTOR_ID
-            if kind == EVENT:
+            if kind == CONSENT:
+                if row["message_id"] in seen_consent:
+                    continue
+                seen_consent.add(row["message_id"])
+                row["sequence"] = sequence
+                sequence += 1
+                ledger.append(row)
+            elif kind == EVENT:
                 mid = row["message_id"]
                 if mid in seen:
                     duplicates += 1
@@ -80,8 +96,13 @@ def bulk_load(
             sink.append("events", rows_to_table(events, EVENTS_SCHEMA))
         if bad:
             sink.append("quarantine", rows_to_table(bad, QUARANTINE_SCHEMA))
+        if ledger:
+            sink.append("consent", rows_to_table(ledger, CONSENT_SCHEMA))
+            audit_changes(settings, ledger, actor=f"bulk:{source_id}")
         accepted += len(events)
         quarantined += len(bad)
+        consent_dropped += prepared.consent_dropped
+        consent_changes += len(ledger)
 
     prepared = Prepared()
     pending = 0
@@ -96,7 +117,15 @@ def bulk_load(
                     rec_us = parse_timestamp_us(raw, "receivedAt") or now_us
                 except Exception:  # an unparsable receivedAt only loses the hint
                     rec_us = now_us
-        prepare([msg], key=key, source_id=source_id, received_at_us=rec_us, out=prepared)
+        prepare(
+            [msg],
+            key=key,
+            source_id=source_id,
+            received_at_us=rec_us,
+            policy=policy,
+            consent=gate,
+            out=prepared,
+        )
         pending += 1
         if pending >= chunk_size:
             flush(prepared)
@@ -104,4 +133,11 @@ def bulk_load(
             pending = 0
     if pending:
         flush(prepared)
-    return IngestReport(accepted, quarantined, duplicates, time.perf_counter() - started)
+    return IngestReport(
+        accepted,
+        quarantined,
+        duplicates,
+        time.perf_counter() - started,
+        consent_dropped=consent_dropped,
+        consent_changes=consent_changes,
+    )

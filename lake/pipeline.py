@@ -1,7 +1,9 @@
 """The one normalization path shared by the HTTP collector and the bulk loader.
 
-mask PII → validate/normalize → a WAL/Delta record: ``("event", row)`` or ``("quarantine", row)``.
-Pure (no I/O), so both paths produce identical rows for identical input.
+mask PII → validate/normalize → consent → a WAL/Delta record: ``("event", row)``,
+``("quarantine", row)`` or ``("consent", row)`` (a consent message's ledger row, before its event).
+Events of an identity whose analytics consent is withdrawn are dropped and counted
+(:mod:`lake.consent`). No I/O, so both paths produce identical rows for identical input.
 """
 
 from __future__ import annotations
@@ -11,7 +13,16 @@ from typing import Any, Protocol
 
 import orjson
 
-from lake.privacy import MaskCounts, mask_context, mask_message, mask_value
+from lake.consent import (
+    CONSENT,
+    CONSENT_EVENT,
+    ConsentChange,
+    ConsentGate,
+    consent_change,
+    identity_key,
+    ledger_row,
+)
+from lake.privacy import FieldPolicy, MaskCounts, mask_context, mask_message, mask_value
 from lake.validation import (
     EVENT_TOO_LARGE,
     SCHEMA_VIOLATION,
@@ -35,6 +46,8 @@ class Prepared:
     quarantined: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     masked: MaskCounts = field(default_factory=MaskCounts)
+    consent_dropped: int = 0  # events (and quarantine rows) of users without analytics consent
+    consent_changes: list[ConsentChange] = field(default_factory=list)
 
 
 class _Verdict(Protocol):
@@ -69,12 +82,15 @@ def schema_check(registry: _Registry, unknown_event_policy: str) -> EventCheck:
 
 
 def mask_batch_envelope(
-    context: Any, key: bytes, counts: MaskCounts | None = None
+    context: Any,
+    key: bytes,
+    counts: MaskCounts | None = None,
+    policy: FieldPolicy | None = None,
 ) -> dict[str, Any] | None:
     """Mask a batch-level context once (it is merged into every message afterwards)."""
     if not isinstance(context, dict):
         return None
-    return mask_context(context, key, counts if counts is not None else MaskCounts())
+    return mask_context(context, key, counts if counts is not None else MaskCounts(), policy)
 
 
 def prepare(
@@ -91,10 +107,15 @@ def prepare(
     known_events: frozenset[str] | None = None,
     event_check: EventCheck | None = None,
     max_event_bytes: int | None = None,
+    policy: FieldPolicy | None = None,
+    consent: ConsentGate | None = None,
     out: Prepared | None = None,
 ) -> Prepared:
     """Mask and validate messages (``batch_context`` must already be masked).
 
+    ``policy``: the PII field policy (default: the built-in one).
+    ``consent``: the consent gate; consent messages update it (in message order) and add a
+    ``consent`` record, and records of identities it does not allow are dropped (counted).
     ``max_event_bytes``: a message whose JSON is larger is quarantined (``event_too_large``).
     Pass it only when some message can be that large (e.g. the request body is larger).
     """
@@ -103,7 +124,7 @@ def prepare(
     counts = result.masked
     for index, raw in enumerate(messages):
         if isinstance(raw, dict):
-            masked, _ = mask_message(raw, key, counts)
+            masked, _ = mask_message(raw, key, counts, policy)
         else:
             masked = mask_value(raw, counts)
         if max_event_bytes is not None and len(orjson.dumps(raw)) > max_event_bytes:
@@ -127,6 +148,15 @@ def prepare(
                 event_check=event_check,
             )
         if isinstance(outcome, Rejection):
+            if (
+                consent is not None
+                and isinstance(masked, dict)
+                and not consent.allows(
+                    identity_key(masked.get("userId"), masked.get("anonymousId"))
+                )
+            ):
+                result.consent_dropped += 1
+                continue
             records.append(
                 (
                     QUARANTINE,
@@ -145,6 +175,19 @@ def prepare(
                 }
             )
         else:
+            if consent is not None:
+                mtype = outcome["type"]
+                if mtype == "identify" or (mtype == "track" and outcome["event"] == CONSENT_EVENT):
+                    change = consent_change(masked)
+                    if change is not None:
+                        consent.apply(change)
+                        result.consent_changes.append(change)
+                        records.append((CONSENT, ledger_row(change, outcome, mtype)))
+                # inlined ConsentGate.allows(identity_key(...)): this runs for every event
+                who = outcome["user_id"] or outcome["anonymous_id"]
+                if not (consent.analytics.get(who, consent.default) if who else consent.default):
+                    result.consent_dropped += 1
+                    continue
             records.append((EVENT, outcome))
             result.accepted += 1
     return result

@@ -2,12 +2,14 @@
 
 Three mechanisms, all pure functions:
 
-* **Pseudonymization** of known PII fields (``traits.email`` ... and the same under
-  ``context.traits``) with a keyed HMAC-SHA256: the same input gives the same token under one key,
-  so analysts can still count and join, but the clear value cannot be recovered or brute-forced
-  without the key. Output: ``"hmac:<32 hex>"``. Already-pseudonymized values are left alone, so
-  masking is idempotent.
-* **Truncation** of ``context.ip``: IPv4 to its /24, IPv6 to its /48.
+* **A field policy** (:class:`FieldPolicy`, default :data:`DEFAULT_POLICY`, or a YAML/JSON file
+  named by ``PULSE_PII_POLICY_PATH``) says which trait and context fields are PII and what happens
+  to each: ``pseudonymize`` with a keyed HMAC-SHA256 (the same input gives the same token under one
+  key, so analysts can still count and join, but the clear value cannot be recovered or
+  brute-forced without the key; output ``"hmac:<key id>:<32 hex>"``; tokens are left alone, so
+  masking is idempotent), ``drop`` (the field is removed), ``truncate`` (IP addresses: IPv4 to its /24, IPv6
+  to its /48) or ``keep``. Trait rules apply to ``traits`` and ``context.traits`` alike; a rule may
+  hold rules for the fields of a nested object (``address: {street: drop, ...}``).
 * **Free-text scanning** of every string in properties/traits/context (and event/name and any
   unknown top-level field): emails, phone numbers and Luhn-valid card numbers are replaced by
   ``[email]``, ``[phone]``, ``[card]``. Cheap character pre-checks (``'@' in s``, a digit) skip the
@@ -17,6 +19,12 @@ Identifiers (userId, anonymousId, previousId, groupId) that *are* an email addre
 pseudonymized with the HMAC (not masked), so identity stitching still works.
 
 Every function returns counts of what it masked (a :class:`MaskCounts`), for metrics.
+
+Key rotation: a token names the key that made it (``key id`` = a short keyed digest of the key,
+never the key). :class:`Keyring` holds the current key (``PULSE_PII_HMAC_KEY``) and the previous
+ones (``PULSE_PII_HMAC_PREVIOUS_KEYS``): new data uses the current key only, while
+:meth:`Keyring.tokens_for` gives a value's token under every key, so an erasure finds what was
+pseudonymized before a rotation. Procedure: docs/privacy.md.
 """
 
 from __future__ import annotations
@@ -27,16 +35,16 @@ import hmac
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 
-PII_TRAIT_FIELDS: frozenset[str] = frozenset(
-    {"email", "phone", "name", "first_name", "last_name", "address", "firstName", "lastName"}
-)
 IDENTITY_FIELDS: tuple[str, ...] = ("userId", "anonymousId", "previousId", "groupId")
 HMAC_PREFIX = "hmac:"
 _HMAC_HEX_CHARS = 32  # 128 bits: collision-free in practice, short enough to keep rows small
+_KEY_ID_HEX_CHARS = 8
+_KEY_ID_LABEL = b"pulse-pii-key-id\x00"
 
 # Top-level envelope fields that hold no free text (ids handled separately, timestamps parsed).
 _STRUCTURAL_FIELDS = frozenset(
@@ -57,7 +65,8 @@ _STRUCTURAL_FIELDS = frozenset(
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _EMAIL_FULL_RE = re.compile(rf"^\s*{EMAIL_RE.pattern}\s*$")
 # Cards: 13-19 digits, optionally grouped by single spaces or dashes; confirmed with Luhn.
-_CARD_RE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+# A longer digit run is searched inside for a card (a card typed right after another number).
+_CARD_RE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,47}(?![\w-])")
 # Phones: either international (+ and 7-15 digits, optional separators) or national with
 # separators (555-123-4567, (555) 123-4567, 555.123.4567). Bare digit runs are not phones
 # (they are usually ids); long ones are checked as cards instead.
@@ -69,6 +78,35 @@ _PHONE_RE = re.compile(
     r")(?![\w.-]?\d)"
 )
 _DIGIT_RE = re.compile(r"\d")
+# National ids and IPv4, each a separate regex behind a cheap pre-check (one alternation of all
+# four costs ~10x more per string on the hot path); matches are then confirmed by a validator.
+# US SSN AAA-GG-SSSS (dashes or spaces, the same twice); IBAN compact or in 4-groups; UK National
+# Insurance number; IPv4 dotted quad (not part of a longer dotted number such as a version).
+_SSN_RE = re.compile(r"(?<![\w-])(\d{3})([- ])(\d{2})\2(\d{4})(?![\w-])")
+_UPPER_ID_RE = re.compile(
+    r"(?<![A-Za-z0-9])(?:"
+    r"(?P<iban>[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)"
+    r"|(?P<nino>[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D])"
+    r")(?![A-Za-z0-9])"
+)
+_IPV4_RE = re.compile(r"(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\w|\.\d)")
+# IPv6 candidates: hex groups with at least two colons; ipaddress decides.
+_IPV6_RE = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+_NINO_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+# SSNs the SSA declared void after they were published (wallet card, advertising).
+_SSN_VOID = frozenset({"078-05-1120", "219-09-9999"})
+MASK_KINDS = (
+    "pseudonymized",
+    "dropped",
+    "emails",
+    "phones",
+    "cards",
+    "ips",
+    "text_ips",
+    "ssns",
+    "ibans",
+    "ninos",
+)
 
 
 @dataclass(slots=True)
@@ -76,31 +114,163 @@ class MaskCounts:
     """How many values were masked, by kind (feeds the collector's metrics)."""
 
     pseudonymized: int = 0
+    dropped: int = 0
     emails: int = 0
     phones: int = 0
     cards: int = 0
-    ips: int = 0
+    ips: int = 0  # IP fields truncated by the policy (context.ip)
+    text_ips: int = 0  # IP addresses found in free text
+    ssns: int = 0
+    ibans: int = 0
+    ninos: int = 0
     by_field: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
-        return self.pseudonymized + self.emails + self.phones + self.cards + self.ips
+        return sum(getattr(self, kind) for kind in MASK_KINDS)
 
     def add(self, other: MaskCounts) -> None:
-        self.pseudonymized += other.pseudonymized
-        self.emails += other.emails
-        self.phones += other.phones
-        self.cards += other.cards
-        self.ips += other.ips
+        for kind in MASK_KINDS:
+            setattr(self, kind, getattr(self, kind) + getattr(other, kind))
         for k, v in other.by_field.items():
             self.by_field[k] = self.by_field.get(k, 0) + v
+
+
+PSEUDONYMIZE = "pseudonymize"
+DROP = "drop"
+TRUNCATE = "truncate"
+KEEP = "keep"
+POLICY_ACTIONS = (PSEUDONYMIZE, DROP, TRUNCATE, KEEP)
+
+# The built-in policy (docs/privacy.md explains each choice). Names follow the Segment spec
+# (camelCase) and its common snake_case spellings. Street and postal code identify a household:
+# dropped. City, state and country are coarse geography analysts need: kept (free-text scanned).
+DEFAULT_POLICY_SPEC: dict[str, Any] = {
+    "traits": {
+        "email": PSEUDONYMIZE,
+        "phone": PSEUDONYMIZE,
+        "name": PSEUDONYMIZE,
+        "first_name": PSEUDONYMIZE,
+        "firstName": PSEUDONYMIZE,
+        "last_name": PSEUDONYMIZE,
+        "lastName": PSEUDONYMIZE,
+        "username": PSEUDONYMIZE,
+        "birthday": DROP,
+        "street": DROP,
+        "postal_code": DROP,
+        "postalCode": DROP,
+        "zip": DROP,
+        "address": {
+            "street": DROP,
+            "line1": DROP,
+            "line2": DROP,
+            "postal_code": DROP,
+            "postalCode": DROP,
+            "zip": DROP,
+        },
+    },
+    "context": {"ip": TRUNCATE},
+}
+
+
+class PolicyError(ValueError):
+    """A PII field policy that cannot be used; the message says where and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldPolicy:
+    """Compiled rules: field name → action, or a nested dict of rules for an object field."""
+
+    traits: dict[str, Any]
+    context: dict[str, Any]
+
+    @classmethod
+    def from_spec(cls, spec: Any, origin: str = "PII policy") -> FieldPolicy:
+        """Validate a parsed policy document (``{"traits": {...}, "context": {...}}``)."""
+        if not isinstance(spec, dict):
+            raise PolicyError(f"{origin}: expected a mapping with 'traits' and/or 'context'")
+        unknown = set(spec) - {"traits", "context"}
+        if unknown:
+            raise PolicyError(
+                f"{origin}: unknown section(s) {sorted(unknown)}; use 'traits' (applies to "
+                "traits and context.traits) and 'context'"
+            )
+        traits = _compile_rules(spec.get("traits") or {}, f"{origin}: traits")
+        context = _compile_rules(spec.get("context") or {}, f"{origin}: context")
+        if "traits" in context:
+            raise PolicyError(
+                f"{origin}: context.traits follows the 'traits' section; remove it from 'context'"
+            )
+        if traits:
+            context["traits"] = traits  # nested rules: context.traits gets the trait rules
+        return cls(traits=traits, context=context)
+
+
+def _compile_rules(rules: Any, where: str) -> dict[str, Any]:
+    if not isinstance(rules, dict):
+        raise PolicyError(f"{where}: expected a mapping of field name to action")
+    out: dict[str, Any] = {}
+    for name, action in rules.items():
+        if not isinstance(name, str) or not name:
+            raise PolicyError(f"{where}: field names must be non-empty strings, got {name!r}")
+        if isinstance(action, dict):
+            out[name] = _compile_rules(action, f"{where}.{name}")
+        elif action in POLICY_ACTIONS:
+            out[name] = POLICY_ACTIONS[POLICY_ACTIONS.index(action)]  # the constant: `is` checks
+        else:
+            raise PolicyError(
+                f"{where}.{name}: unknown action {action!r}; use one of {', '.join(POLICY_ACTIONS)}"
+                " or a mapping of rules for the fields of an object"
+            )
+    return out
+
+
+DEFAULT_POLICY = FieldPolicy.from_spec(DEFAULT_POLICY_SPEC, "built-in PII policy")
+
+
+def load_policy(path: Path | str | None) -> FieldPolicy:
+    """The policy in a YAML or JSON file (``None``: the built-in default); fails with a clear error."""
+    if path is None:
+        return DEFAULT_POLICY
+    path = Path(path)
+    origin = f"PII policy {path}"
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PolicyError(
+            f"{origin}: cannot read it ({exc.strerror}); fix PULSE_PII_POLICY_PATH"
+        ) from None
+    import yaml  # JSON is YAML too; only loaded when a policy file is configured
+
+    try:
+        spec = orjson.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
+        kind = "JSON" if path.suffix == ".json" else "YAML"
+        raise PolicyError(f"{origin}: not valid {kind}: {exc}") from None
+    return FieldPolicy.from_spec(spec, origin)
 
 
 # ---- primitives --------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def key_id(key: bytes) -> str:
+    """A short public name of a key (a keyed digest of a fixed label: reveals nothing of the key)."""
+    return hmac.new(key, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:_KEY_ID_HEX_CHARS]
+
+
+def token_key_id(token: str) -> str | None:
+    """The key id a token was made with (``None`` if it is not a token of this format)."""
+    if not token.startswith(HMAC_PREFIX):
+        return None
+    kid, sep, digest = token[len(HMAC_PREFIX) :].partition(":")
+    return kid if sep and len(digest) == _HMAC_HEX_CHARS else None
+
+
 def pseudonymize(value: Any, key: bytes) -> str:
-    """Keyed HMAC-SHA256 token of a PII value; idempotent on tokens. Emails are case-folded."""
+    """Keyed HMAC-SHA256 token ``hmac:<key id>:<digest>`` of a PII value; idempotent on tokens.
+
+    Emails are case-folded and values stripped, so trivially different spellings join."""
     if isinstance(value, str):
         if value.startswith(HMAC_PREFIX):
             return value
@@ -111,7 +281,7 @@ def pseudonymize(value: Any, key: bytes) -> str:
     else:
         data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     digest = hmac.new(key, data, hashlib.sha256).hexdigest()
-    return HMAC_PREFIX + digest[:_HMAC_HEX_CHARS]
+    return f"{HMAC_PREFIX}{key_id(key)}:{digest[:_HMAC_HEX_CHARS]}"
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -146,8 +316,127 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def ssn_valid(area: str, group: str, serial: str) -> bool:
+    """SSA rules: area not 000, 666 or 9xx; group not 00; serial not 0000; not a voided number."""
+    return (
+        area != "000"
+        and area != "666"
+        and area[0] != "9"
+        and group != "00"
+        and serial != "0000"
+        and f"{area}-{group}-{serial}" not in _SSN_VOID
+    )
+
+
+def iban_valid(iban: str) -> bool:
+    """ISO 13616: 15-34 characters, check digits by mod-97 (rearranged, letters A=10 ... Z=35)."""
+    compact = iban.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    digits = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(digits) % 97 == 1
+
+
+def nino_valid(nino: str) -> bool:
+    """UK National Insurance number: prefix letters allowed by HMRC (no checksum exists)."""
+    return nino[:2] not in _NINO_BAD_PREFIXES
+
+
+def ipv4_valid(text: str) -> bool:
+    return all(int(part) <= 255 for part in text.split("."))
+
+
+def _mask_ipv6(text: str, counts: MaskCounts | None) -> str:
+    def _ip(m: re.Match[str]) -> str:
+        candidate = m.group(0)
+        if "::" not in candidate and candidate.count(":") != 7:
+            return candidate  # times (12:30:45), MACs, ratios: not an IPv6 address
+        try:
+            ipaddress.IPv6Address(candidate)
+        except ValueError:
+            return candidate
+        if counts is not None:
+            counts.text_ips += 1
+        return "[ip]"
+
+    return _IPV6_RE.sub(_ip, text)
+
+
+def _mask_ids(text: str, counts: MaskCounts | None) -> str:
+    """SSNs, IBANs, NINOs and IPv4 addresses (search first: most strings hold none)."""
+    if _SSN_RE.search(text) is not None:
+
+        def _ssn(m: re.Match[str]) -> str:
+            if not ssn_valid(m.group(1), m.group(3), m.group(4)):
+                return m.group(0)
+            if counts is not None:
+                counts.ssns += 1
+            return "[ssn]"
+
+        text = _SSN_RE.sub(_ssn, text)
+    if _UPPER_ID_RE.search(text) is not None:
+
+        def _upper(m: re.Match[str]) -> str:
+            if m.lastgroup == "iban":
+                if iban_valid(m.group("iban")):
+                    if counts is not None:
+                        counts.ibans += 1
+                    return "[iban]"
+            elif nino_valid(m.group("nino")):
+                if counts is not None:
+                    counts.ninos += 1
+                return "[nino]"
+            return m.group(0)
+
+        text = _UPPER_ID_RE.sub(_upper, text)
+    if text.count(".") >= 3 and _IPV4_RE.search(text) is not None:
+
+        def _ipv4(m: re.Match[str]) -> str:
+            if not ipv4_valid(m.group(0)):
+                return m.group(0)
+            if counts is not None:
+                counts.text_ips += 1
+            return "[ip]"
+
+        text = _IPV4_RE.sub(_ipv4, text)
+    return text
+
+
+def _card_inside(candidate: str, counts: MaskCounts | None) -> str:
+    """Cards grouped inside a longer digit run (``+1 415 4111 1111 1111 1111``): the regex took
+    the whole run, so every window of whole groups with 13-19 digits is Luhn-checked and the union
+    of the valid ones is masked (over-masking a neighbour beats leaving part of a card)."""
+    groups = re.split(r"([ -])", candidate)  # digits, separator, digits, ...
+    parts = groups[0::2]
+    covered = [False] * len(parts)
+    for start in range(len(parts)):
+        digits = ""
+        for end in range(start, len(parts)):
+            digits += parts[end]
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and luhn_valid(digits):
+                covered[start : end + 1] = [True] * (end + 1 - start)
+    if not any(covered):
+        return candidate
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if covered[i]:
+            if i == 0 or not covered[i - 1]:
+                out.append("[card]")
+                if counts is not None:
+                    counts.cards += 1
+        else:
+            out.append(part)
+        if i < len(parts) - 1 and not (covered[i] and covered[i + 1]):
+            out.append(groups[2 * i + 1])
+    return "".join(out)
+
+
 def mask_text(text: str, counts: MaskCounts | None = None) -> str:
-    """Mask emails, phone numbers and Luhn-valid card numbers inside free text."""
+    """Mask emails, IP addresses, national ids (US SSN, IBAN, UK NINO), Luhn-valid card numbers
+    and phone numbers inside free text."""
     if len(text) < 7:
         return text
     if "@" in text:
@@ -158,21 +447,25 @@ def mask_text(text: str, counts: MaskCounts | None = None) -> str:
                 counts.emails += n
     if _DIGIT_RE.search(text) is None:
         return text
+    if text.count(":") >= 2:
+        text = _mask_ipv6(text, counts)
+    text = _mask_ids(text, counts)
+    if _CARD_RE.search(text) is not None:
 
-    def _card(m: re.Match[str]) -> str:
-        digits = m.group(0).replace(" ", "").replace("-", "")
-        if luhn_valid(digits):
-            if counts is not None:
-                counts.cards += 1
-            return "[card]"
-        return m.group(0)
+        def _card(m: re.Match[str]) -> str:
+            candidate = m.group(0)
+            digits = candidate.replace(" ", "").replace("-", "")
+            if len(digits) <= 19 and luhn_valid(digits):
+                if counts is not None:
+                    counts.cards += 1
+                return "[card]"
+            return _card_inside(candidate, counts)
 
-    masked, n = _CARD_RE.subn(_card, text)
-    if n and masked != text:
-        text = masked
-    masked, n = _PHONE_RE.subn("[phone]", text)
-    if n:
-        text = masked
+        masked, n = _CARD_RE.subn(_card, text)
+        if n and masked != text:
+            text = masked
+    if _PHONE_RE.search(text) is not None:
+        text, n = _PHONE_RE.subn("[phone]", text)
         if counts is not None:
             counts.phones += n
     return text
@@ -228,44 +521,67 @@ def _mask_list(items: list[Any], counts: MaskCounts | None) -> list[Any]:
 # ---- messages ----------------------------------------------------------------------------------
 
 
-def _mask_traits(traits: Any, key: bytes, counts: MaskCounts, where: str) -> Any:
-    if not isinstance(traits, dict):
-        return mask_value(traits, counts)
+def _apply_rules(
+    obj: dict[str, Any], rules: dict[str, Any], key: bytes, counts: MaskCounts, where: str
+) -> dict[str, Any]:
+    """An object with its policy fields pseudonymized/dropped/truncated, the rest scanned."""
     out: dict[str, Any] = {}
-    for k, v in traits.items():
-        if k in PII_TRAIT_FIELDS and v is not None and v != "":
+    for k, v in obj.items():
+        rule = rules.get(k)
+        if rule is None:
+            out[k] = mask_value(v, counts)
+        elif rule is PSEUDONYMIZE:
+            if v is None or v == "":
+                out[k] = v
+                continue
             out[k] = pseudonymize(v, key)
             counts.pseudonymized += 1
             fname = f"{where}.{k}"
             counts.by_field[fname] = counts.by_field.get(fname, 0) + 1
-        else:
-            out[k] = mask_value(v, counts)
+        elif rule is DROP:
+            if v is not None:
+                counts.dropped += 1
+                fname = f"{where}.{k}"
+                counts.by_field[fname] = counts.by_field.get(fname, 0) + 1
+        elif rule is TRUNCATE:
+            truncated = truncate_ip(v) if isinstance(v, str) else None
+            if truncated != v:
+                counts.ips += 1
+            out[k] = truncated
+        elif rule is KEEP:
+            out[k] = v
+        elif isinstance(v, dict):  # nested rules for an object field
+            out[k] = _apply_rules(v, rule, key, counts, f"{where}.{k}")
+        elif v is None or v == "":
+            out[k] = v
+        else:  # an object field sent flat (e.g. address as one string): pseudonymize it whole
+            out[k] = pseudonymize(v, key)
+            counts.pseudonymized += 1
     return out
 
 
-def mask_context(context: Any, key: bytes, counts: MaskCounts) -> Any:
-    """Mask a Segment ``context`` object: traits pseudonymized, ip truncated, text scanned."""
+def _mask_traits(
+    traits: Any, key: bytes, counts: MaskCounts, where: str, policy: FieldPolicy
+) -> Any:
+    if not isinstance(traits, dict):
+        return mask_value(traits, counts)
+    return _apply_rules(traits, policy.traits, key, counts, where)
+
+
+def mask_context(
+    context: Any, key: bytes, counts: MaskCounts, policy: FieldPolicy | None = None
+) -> Any:
+    """Mask a Segment ``context`` object: traits and context fields per policy, text scanned."""
     if not isinstance(context, dict):
         return mask_value(context, counts)
-    out: dict[str, Any] = {}
-    for k, v in context.items():
-        if k == "traits":
-            out[k] = _mask_traits(v, key, counts, "context.traits")
-        elif k == "ip":
-            if isinstance(v, str):
-                truncated = truncate_ip(v)
-                if truncated != v:
-                    counts.ips += 1
-                out[k] = truncated
-            else:
-                out[k] = None
-        else:
-            out[k] = mask_value(v, counts)
-    return out
+    return _apply_rules(context, (policy or DEFAULT_POLICY).context, key, counts, "context")
 
 
 def mask_message(
-    message: dict[str, Any], key: bytes, counts: MaskCounts | None = None
+    message: dict[str, Any],
+    key: bytes,
+    counts: MaskCounts | None = None,
+    policy: FieldPolicy | None = None,
 ) -> tuple[dict[str, Any], MaskCounts]:
     """A masked copy of one Segment message (any shape; the input is not modified).
 
@@ -273,12 +589,14 @@ def mask_message(
     """
     if counts is None:
         counts = MaskCounts()
+    if policy is None:
+        policy = DEFAULT_POLICY
     out: dict[str, Any] = {}
     for k, v in message.items():
         if k == "traits":
-            out[k] = _mask_traits(v, key, counts, "traits")
+            out[k] = _mask_traits(v, key, counts, "traits", policy)
         elif k == "context":
-            out[k] = mask_context(v, key, counts)
+            out[k] = mask_context(v, key, counts, policy)
         elif k in IDENTITY_FIELDS:
             if isinstance(v, str) and "@" in v and _EMAIL_FULL_RE.match(v):
                 out[k] = pseudonymize(v, key)
@@ -298,3 +616,38 @@ def mask_message(
 
 def key_bytes(pii_hmac_key: str) -> bytes:
     return pii_hmac_key.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Keyring:
+    """The current pseudonymization key and the previous ones (newest first)."""
+
+    current: bytes
+    previous: tuple[bytes, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Keyring:
+        return cls(
+            key_bytes(settings.pii_hmac_key),
+            tuple(key_bytes(k) for k in settings.pii_hmac_previous_keys),
+        )
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        return (self.current, *self.previous)
+
+    @property
+    def current_id(self) -> str:
+        return key_id(self.current)
+
+    @property
+    def previous_ids(self) -> list[str]:
+        return [key_id(k) for k in self.previous]
+
+    def tokens_for(self, value: Any) -> list[str]:
+        """The value's token under every key, current first (what an erasure searches for)."""
+        return [pseudonymize(value, k) for k in self.keys]
+
+    def knows(self, token: str) -> bool:
+        """Whether a token was made by one of these keys."""
+        return token_key_id(token) in {key_id(k) for k in self.keys}

@@ -52,7 +52,27 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 QUARANTINE_PARTITION_BY = ["received_date"]
 
+# bronze/consent: the append-only consent ledger (lake/consent.py), one row per consent message.
+# A category is null when the message left it unchanged. Never updated: history is the table.
+CONSENT_SCHEMA = pa.schema(
+    [
+        pa.field("message_id", pa.string(), nullable=False),
+        pa.field("user_id", pa.string()),
+        pa.field("anonymous_id", pa.string()),
+        pa.field("analytics", pa.bool_()),
+        pa.field("marketing", pa.bool_()),
+        pa.field("personalization", pa.bool_()),
+        pa.field("source", pa.string(), nullable=False),  # track (Consent Updated) | identify
+        pa.field("source_id", pa.string(), nullable=False),
+        pa.field("effective_at", UTC_TS, nullable=False),  # the message's (skew-corrected) time
+        pa.field("received_at", UTC_TS, nullable=False),
+        pa.field("collector_id", pa.string(), nullable=False),
+        pa.field("sequence", pa.int64(), nullable=False),  # write order per collector
+    ]
+)
+
 BRONZE_TABLES = {
     "events": (EVENTS_SCHEMA, EVENTS_PARTITION_BY),
     "quarantine": (QUARANTINE_SCHEMA, QUARANTINE_PARTITION_BY),
+    "consent": (CONSENT_SCHEMA, []),
 }

@@ -80,7 +80,7 @@ class DeltaSink:
     """Appends bronze rows to the lake's Delta tables, creating them with the exact schema."""
 
     def __init__(
-        self, settings: Settings, tables: Sequence[str] = ("events", "quarantine")
+        self, settings: Settings, tables: Sequence[str] = ("events", "quarantine", "consent")
     ) -> None:
         self.settings = settings
         self.paths: dict[str, Path] = {}

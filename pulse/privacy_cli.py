@@ -265,3 +265,71 @@ def retention_runs_command(limit: int) -> None:
             f"{r['status']:<15} {what} policy={r['policy'] or '-'} archived={r['rows_archived']} "
             f"deleted={r['rows_deleted']} bytes_freed={r['bytes_freed']}"
         )
+
+
+@privacy.command("rotate-key")
+@click.option(
+    "--generate-to",
+    "generate_to",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write a fresh random key to this new file (mode 0600) and stop: step 1 of a rotation.",
+)
+def rotate_key_command(generate_to: str | None) -> None:
+    """Rotate the PII pseudonymization key (docs/privacy.md, "Key rotation").
+
+    Step 1: ``--generate-to FILE`` writes a new key. Step 2: deploy it as PULSE_PII_HMAC_KEY with
+    the old key first in PULSE_PII_HMAC_PREVIOUS_KEYS and restart the collectors. Step 3: run this
+    command without options: it checks the deployed keys and records the rotation in the audit log
+    (key ids only; a key is never printed or logged).
+    """
+    from lake.audit import AuditEntry, read, record
+    from lake.privacy import Keyring, key_id
+
+    if generate_to is not None:
+        import os
+        import secrets
+
+        new_key = secrets.token_urlsafe(32)
+        try:
+            fd = os.open(generate_to, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise click.ClickException(f"{generate_to} exists; choose a new file") from None
+        with os.fdopen(fd, "w") as out:
+            out.write(new_key + "\n")
+        click.echo(
+            f"wrote a new key (id {key_id(new_key.encode())}) to {generate_to}. Next: set "
+            "PULSE_PII_HMAC_KEY to it, put the current key first in PULSE_PII_HMAC_PREVIOUS_KEYS, "
+            "restart the collectors, then run `pulse privacy rotate-key` to record the rotation."
+        )
+        return
+
+    settings = _settings()
+    keys = Keyring.from_settings(settings)
+    if not keys.previous:
+        raise click.ClickException(
+            "no previous key is configured: deploy the new key as PULSE_PII_HMAC_KEY and list the "
+            "old one in PULSE_PII_HMAC_PREVIOUS_KEYS first (see docs/privacy.md)"
+        )
+    done = read(settings, action="key_rotation").to_pylist()
+    if done and (_json_or_none(done[-1]["details"]) or {}).get("key_id") == keys.current_id:
+        click.echo(f"the rotation to key {keys.current_id} is already recorded; nothing to do")
+        return
+    record(
+        settings,
+        AuditEntry(
+            action="key_rotation",
+            target="PULSE_PII_HMAC_KEY",
+            details={"key_id": keys.current_id, "previous_key_ids": keys.previous_ids},
+        ),
+    )
+    click.echo(
+        f"recorded the rotation to key {keys.current_id} "
+        f"(previous: {', '.join(keys.previous_ids)}) in the audit log"
+    )
+
+
+def _json_or_none(text: str | None) -> dict | None:
+    import orjson
+
+    return orjson.loads(text) if text else None

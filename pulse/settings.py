@@ -20,7 +20,7 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ARCHIVE_SCHEMES = ("file", "s3", "gs", "gcs", "az", "abfs", "abfss")
@@ -106,6 +106,16 @@ class Settings(BaseSettings):
     # az://, abfs[s]://, file://). None = <data_dir>/archive.
     archive_uri: str | None = Field(default=None, description="archive folder or URI")
 
+    # ---- Privacy: PII field policy, key rotation, consent (issue 5) --------------------------
+    # YAML/JSON file of PII field rules (docs/privacy.md); None = the built-in default policy.
+    pii_policy_path: Path | None = None
+    # Keys used before the current PULSE_PII_HMAC_KEY, newest first (JSON list). New data uses the
+    # current key only; erasure also searches for tokens made with these (docs/privacy.md).
+    pii_hmac_previous_keys: list[str] = Field(default_factory=list)
+    # Analytics consent of an identity with no consent record: "granted" (opt-out: events are kept
+    # until the user withdraws) or "denied" (opt-in: dropped until the user grants).
+    consent_default: Literal["granted", "denied"] = "granted"
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -130,6 +140,31 @@ class Settings(BaseSettings):
                 f"unsupported archive scheme {scheme!r}: use a local folder or one of "
                 + ", ".join(f"{s}://" for s in ARCHIVE_SCHEMES)
             )
+        return value
+
+    @field_validator("pii_hmac_previous_keys")
+    @classmethod
+    def _previous_keys(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if any(len(k) < 8 for k in value):
+            raise ValueError("every previous key must be at least 8 characters")
+        if len(set(value)) != len(value):
+            raise ValueError("a key is listed twice; list each previous key once")
+        if info.data.get("pii_hmac_key") in value:
+            raise ValueError(
+                "it holds the current PULSE_PII_HMAC_KEY: after a rotation it lists only old keys"
+            )
+        return value
+
+    @field_validator("pii_policy_path")
+    @classmethod
+    def _valid_policy(cls, value: Path | None) -> Path | None:
+        """A bad policy file stops start-up here, with the reason (not at the first event)."""
+        if value is None:
+            return None
+        from lake.privacy import load_policy
+
+        value = value.expanduser().resolve()
+        load_policy(value)  # PolicyError is a ValueError: pydantic reports it on this variable
         return value
 
     # ---- derived locations -------------------------------------------------------------------

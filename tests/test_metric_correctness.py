@@ -2,8 +2,8 @@
 
 The real pipeline runs once for the module (``pulse demo --no-serve`` in a subprocess, its own data
 dir and collector port). Every metric is then recomputed in polars from the simulator's raw
-messages (``sim/events.parquet``: malformed ones per ``ground_truth.json`` removed, deduplicated on
-messageId) following the *written* definitions of docs/metrics.md — not the SQL — and compared
+messages (``sim/events.parquet``: malformed ones per ``ground_truth.json`` removed, and those of
+users who had withdrawn analytics consent, which the collector drops; deduplicated on messageId) following the *written* definitions of docs/metrics.md — not the SQL — and compared
 with the published marts (``lake.gold.read_mart``). Where the simulator's ground truth knows the
 answer (signups, revenue, acceptance per model version, end-of-window plans) the recomputation is
 checked against it too, so neither side can drift alone.
@@ -18,7 +18,7 @@ import os
 import socket
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import orjson
 import polars as pl
@@ -115,8 +115,8 @@ def truth(settings) -> dict:
 
 @pytest.fixture(scope="module")
 def events(settings, truth) -> pl.DataFrame:
-    """One row per valid, unique message, with the fields the definitions use."""
-    malformed = set(truth["malformed_message_ids"])
+    """One row per valid, unique, stored message, with the fields the definitions use."""
+    malformed = set(truth["malformed_message_ids"]) | set(truth["consent"]["dropped_message_ids"])
     raw = pl.read_parquet(settings.sim_dir / "events.parquet", columns=["message_id", "payload"])
     raw = raw.filter(
         pl.col("message_id").is_not_null() & ~pl.col("message_id").is_in(malformed)
@@ -142,7 +142,8 @@ def events(settings, truth) -> pl.DataFrame:
         model_version=p.str.json_path_match("$.properties.model_version"),
         recommendation_id=p.str.json_path_match("$.properties.recommendation_id"),
     ).with_columns(day=pl.col("at").dt.date())
-    assert out.height == truth["message_counts"]["well_formed_unique"]
+    counts = truth["message_counts"]
+    assert out.height == counts["well_formed_unique"] - counts["consent_dropped"]
     return out
 
 
@@ -351,9 +352,17 @@ def test_mrr_follows_subscription_events(settings, events, truth):
         for p in visible["plan"]
     )
     assert prices  # the simulator's catalog prices (lake/simulator/catalog.py)
+    # Users who withdrew analytics consent: the lake lacks part of their subscription events, so
+    # the app's table and the events disagree on them by construction; compare everyone else.
+    withdrawn = truth["consent"]["withdrawn_users"]
+    visible = visible.filter(~pl.col("user_id").is_in(withdrawn))
+    true_mrr = sum(prices.get(p, 0.0) for p in visible["plan"])
+    theirs = _expected_mrr(events.filter(pl.col("user_id").is_in(withdrawn)), days).row(
+        -1, named=True
+    )
     last = joined.row(-1, named=True)
-    assert last["mrr_right"] == pytest.approx(true_mrr, abs=0.01)
-    assert last["paying_subscribers_right"] == visible.height
+    assert last["mrr_right"] - theirs["mrr"] == pytest.approx(true_mrr, abs=0.01)
+    assert last["paying_subscribers_right"] - theirs["paying_subscribers"] == visible.height
 
 
 # ---- week-1 retention of one cohort -------------------------------------------------------------
@@ -471,6 +480,40 @@ def test_signup_to_purchase_conversion(settings, events, truth):
 # ---- recommendation acceptance rate ------------------------------------------------------------
 
 
+def _personalization_changes(settings: Settings, truth: dict) -> dict[str, list[tuple]]:
+    """user_id -> [(time, personalization)] from the stored consent messages, oldest first:
+    `Consent Updated` properties and identify `traits.consent`. Messages the consent gate drops
+    from the events are still in the consent ledger, so they count here."""
+    raw = pl.read_parquet(settings.sim_dir / "events.parquet", columns=["message_id", "payload"])
+    malformed = set(truth["malformed_message_ids"])
+    changes: dict[str, list[tuple]] = {}
+    seen = set()
+    for mid, payload in raw.iter_rows():
+        if mid is None or mid in malformed or mid in seen or "onsent" not in payload:
+            continue
+        seen.add(mid)
+        msg = orjson.loads(payload)
+        if msg.get("event") == "Consent Updated":
+            flags = msg.get("properties") or {}
+        elif msg.get("type") == "identify":
+            flags = (msg.get("traits") or {}).get("consent") or {}
+        else:
+            continue
+        if isinstance(flags.get("personalization"), bool) and msg.get("userId"):
+            at = datetime.fromisoformat(msg["timestamp"].replace("Z", "+00:00"))
+            changes.setdefault(msg["userId"], []).append((at, flags["personalization"]))
+    return {user: sorted(c) for user, c in changes.items()}
+
+
+def _consented(changes: list[tuple], at) -> bool:
+    state = True  # no record: the default, PULSE_CONSENT_DEFAULT=granted
+    for when, value in changes:
+        if when > at:
+            break
+        state = value
+    return state
+
+
 def test_recommendation_acceptance_rate_per_model_version(settings, events, truth):
     """Acceptance rate = recommendations accepted / recommendations shown, a recommendation being
     one recommendation_id, counted on the day it was shown, under the model version that made it;
@@ -489,6 +532,17 @@ def test_recommendation_acceptance_rate_per_model_version(settings, events, trut
         .select("recommendation_id", accepted=(pl.col("first") == responses[0]).cast(pl.Int64))
     )
     per_rec = shown.join(accepted, on="recommendation_id", how="left").fill_null(0)
+    # Personalization analytics use only recommendations shown while the member had
+    # personalization consent (docs/privacy.md): the latest consent message at or before the
+    # show decides; without one the default (granted) holds.
+    consent = _personalization_changes(settings, truth)
+    shown_at = recs.filter(pl.col("event") == "Recommendation Shown").select(
+        "recommendation_id", "user_id", "at"
+    )
+    allowed = {
+        rid for rid, user, at in shown_at.iter_rows() if _consented(consent.get(user, []), at)
+    }
+    per_rec = per_rec.filter(pl.col("recommendation_id").is_in(list(allowed)))
     by_version = per_rec.group_by("model_version").agg(
         shown=pl.len(), accepted=pl.col("accepted").sum()
     )

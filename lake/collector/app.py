@@ -2,7 +2,8 @@
 
 Request path: backpressure check → read body (size-capped, gzip with a decompression cap) →
 parse → authenticate (write key; cache misses go to a thread) → rate limit → mask PII → validate
-(envelope + JSON Schema; invalid → quarantine record) → drop recent repeats → WAL append + fsync
+(envelope + JSON Schema; invalid → quarantine record) → consent (record changes; drop events of
+users who withdrew analytics consent) → drop recent repeats → WAL append + fsync
 → live fan-out → 200. Only after the WAL returned is the request acked; the
 :class:`~lake.collector.flusher.Flusher` moves WAL records to Delta in the background and flushes
 everything on shutdown.
@@ -37,10 +38,11 @@ from lake.collector.logs import Throttle
 from lake.collector.metrics import CONTENT_TYPE, CollectorMetrics
 from lake.collector.openapi import SHORT
 from lake.collector.openapi import build as build_openapi
+from lake.consent import CONSENT, RedisConsent, audit_changes, message_keys, rebuild_gate
 from lake.dedupe import RecentIds
 from lake.live import LiveHub
 from lake.pipeline import EVENT, QUARANTINE, mask_batch_envelope, prepare, schema_check
-from lake.privacy import MaskCounts, key_bytes
+from lake.privacy import MaskCounts, key_bytes, load_policy
 from lake.ratelimit import build_rate_limiter
 from lake.schemas import SchemaRegistry
 from lake.sources import MISS, Source, authenticate, cached_source
@@ -85,10 +87,16 @@ class Collector:
     """Everything the request handlers share; opened and closed by the app lifespan."""
 
     def __init__(
-        self, settings: Settings, *, trusted_proxy_hops: int | None = None, hub: Any = None
+        self,
+        settings: Settings,
+        *,
+        trusted_proxy_hops: int | None = None,
+        hub: Any = None,
+        consent_key_prefix: str | None = None,
     ) -> None:
         self.settings = settings
         self.key = key_bytes(settings.pii_hmac_key)
+        self.policy = load_policy(settings.pii_policy_path)
         self.metrics = CollectorMetrics(settings.collector_id)
         self.engine = engine_for(settings)
         self.sink = DeltaSink(settings)
@@ -100,6 +108,19 @@ class Collector:
         )
         self.flusher = Flusher(settings, self.sink, self.wal)
         self.flusher.on_commit = self.metrics.on_commit
+        self.flusher.on_rows = self._flushed
+        # Consent survives restarts: the ledger, plus consent records still waiting in the WAL.
+        self.consent = rebuild_gate(
+            settings,
+            (row for _, kind, row in self.wal.read_from(self.flusher.position) if kind == CONSENT),
+        )
+        self.shared_consent: RedisConsent | None = None
+        if settings.redis_url:
+            self.shared_consent = RedisConsent.from_url(
+                settings.redis_url,
+                self.consent,
+                *([consent_key_prefix] if consent_key_prefix else []),
+            )
         self.wal.on_durable = self.flusher.notify
         self.trusted_proxy_hops = (
             settings.trusted_proxy_hops if trusted_proxy_hops is None else trusted_proxy_hops
@@ -128,6 +149,11 @@ class Collector:
             with contextlib.suppress(FileNotFoundError):
                 total += path.stat().st_size
         return float(total)
+
+    def _flushed(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """After a consent ledger commit: one audit entry per change (runs on the flusher)."""
+        if table == CONSENT:
+            audit_changes(self.settings, rows, actor=f"collector:{self.settings.collector_id}")
 
     def start(self) -> None:
         self.flusher.start()
@@ -281,9 +307,21 @@ async def _ingest(request: Request, collector: Collector, single_type: str | Non
                 429, "rate_limited", "too many events for this write key; retry later", wait
             )
 
+    shared = collector.shared_consent
+    if shared is not None:  # what other replicas know about these identities
+        try:
+            await shared.refresh(message_keys(messages))
+        except (
+            Exception
+        ) as exc:  # Redis down: go on with this replica's state (ledger + own changes)
+            collector.note(logging.WARNING, "consent_redis_unavailable", key="consent_redis",
+                           error=type(exc).__name__)  # fmt: skip
+
     masked = MaskCounts()
     if single_type is None:
-        batch_context = mask_batch_envelope(body.get("context"), collector.key, masked)
+        batch_context = mask_batch_envelope(
+            body.get("context"), collector.key, masked, collector.policy
+        )
         integrations = body.get("integrations")
         batch_integrations = integrations if isinstance(integrations, dict) else None
         batch_sent_at = body.get("sentAt")
@@ -305,7 +343,15 @@ async def _ingest(request: Request, collector: Collector, single_type: str | Non
         default_type=single_type,
         event_check=collector.event_check(source),
         max_event_bytes=MAX_EVENT_BYTES if len(raw) > MAX_EVENT_BYTES else None,
+        policy=collector.policy,
+        consent=collector.consent,
     )
+    if shared is not None and prepared.consent_changes:
+        try:
+            await shared.publish(prepared.consent_changes)
+        except Exception as exc:
+            collector.note(logging.WARNING, "consent_redis_unavailable", key="consent_redis",
+                           error=type(exc).__name__)  # fmt: skip
     prepared.masked.add(masked)
     records = prepared.records
     duplicates = 0
@@ -317,6 +363,10 @@ async def _ingest(request: Request, collector: Collector, single_type: str | Non
             if record[0] == EVENT and not seen.add_if_new(record[1]["message_id"], now):
                 duplicates += 1
                 continue
+            if record[0] == CONSENT and not seen.add_if_new(
+                "consent:" + record[1]["message_id"], now
+            ):
+                continue  # a retried consent message: its change is in the ledger already
             kept.append(record)
         records = kept
     if records:
@@ -342,6 +392,10 @@ async def _ingest(request: Request, collector: Collector, single_type: str | Non
         metrics.accepted.inc(accepted)
     if duplicates:
         metrics.duplicates.inc(duplicates)
+    if prepared.consent_dropped:
+        metrics.consent_dropped.inc(prepared.consent_dropped)
+    if prepared.consent_changes:
+        metrics.consent_changes.inc(len(prepared.consent_changes))
     if prepared.quarantined:
         for kind, row in records:
             if kind == QUARANTINE:
@@ -354,6 +408,8 @@ async def _ingest(request: Request, collector: Collector, single_type: str | Non
     }
     if duplicates:
         content["duplicates"] = duplicates
+    if prepared.consent_dropped:
+        content["consent_dropped"] = prepared.consent_dropped
     if prepared.errors:
         content["errors"] = prepared.errors
     return JSONResponse(content)
@@ -438,7 +494,11 @@ async def _metrics(request: Request, collector: Collector) -> Response:
 
 
 def create_app(
-    settings: Settings, *, enable_noop: bool = False, trusted_proxy_hops: int | None = None
+    settings: Settings,
+    *,
+    enable_noop: bool = False,
+    trusted_proxy_hops: int | None = None,
+    consent_key_prefix: str | None = None,
 ) -> Starlette:
     """The collector ASGI app; the lifespan opens the WAL and runs the flusher.
 
@@ -449,9 +509,16 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        collector = Collector(settings, trusted_proxy_hops=trusted_proxy_hops, hub=hub)
+        collector = Collector(
+            settings,
+            trusted_proxy_hops=trusted_proxy_hops,
+            hub=hub,
+            consent_key_prefix=consent_key_prefix,
+        )
         app.state.collector = collector
         collector.start()
+        if collector.shared_consent is not None:
+            await collector.shared_consent.seed()
         if collector.hub is not None:
             await collector.hub.start()
         collector.note(logging.INFO, "collector_started", wal=str(collector.wal.directory),
@@ -464,6 +531,9 @@ def create_app(
                     await collector.hub.stop()
             with contextlib.suppress(Exception):
                 await collector.limiter.aclose()
+            if collector.shared_consent is not None:
+                with contextlib.suppress(Exception):
+                    await collector.shared_consent.aclose()
             collector.close()
             collector.note(
                 logging.INFO, "collector_stopped", flushed_rows=collector.flusher.rows_flushed

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from lake.consent import CONSENT
 from lake.pipeline import EVENT, QUARANTINE
 from lake.wal import WriteAheadLog
 from lake.writer import DeltaSink, collector_app_id
@@ -23,7 +24,8 @@ from pulse.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_TABLE_OF_KIND = {EVENT: "events", QUARANTINE: "quarantine"}
+_TABLE_OF_KIND = {EVENT: "events", QUARANTINE: "quarantine", CONSENT: "consent"}
+_WITH_SEQUENCE = ("events", "consent")
 
 
 class Flusher:
@@ -54,6 +56,8 @@ class Flusher:
             self._durable_at.append((wal.next_offset, time.monotonic()))
         # on_commit(table, seconds, rows): metrics hook, called after each Delta commit.
         self.on_commit: Callable[[str, float, int], None] | None = None
+        # on_rows(table, rows): called with the rows of each commit (the consent audit uses it).
+        self.on_rows: Callable[[str, list[dict[str, Any]]], None] | None = None
 
     @staticmethod
     def committed_offsets(settings: Settings, sink: DeltaSink) -> dict[str, int | None]:
@@ -84,8 +88,8 @@ class Flusher:
         """Flush up to ``max_records`` WAL records; returns how many records were consumed."""
         limit = max_records or self.settings.flush_max_events
         with self._lock:
-            rows: dict[str, list[dict[str, Any]]] = {"events": [], "quarantine": []}
-            offsets: dict[str, list[int]] = {"events": [], "quarantine": []}
+            rows: dict[str, list[dict[str, Any]]] = {t: [] for t in _TABLE_OF_KIND.values()}
+            offsets: dict[str, list[int]] = {t: [] for t in _TABLE_OF_KIND.values()}
             last = None
             # Rows may be shared with the WAL's memory and the live hub: never modify them.
             for offset, kind, row in self.wal.read_from(self.position, limit=limit):
@@ -104,7 +108,7 @@ class Flusher:
                     columns: dict[str, list[Any]] = {
                         "collector_id": [self.collector_id] * len(table_rows)
                     }
-                    if table == "events":
+                    if table in _WITH_SEQUENCE:
                         columns["sequence"] = offsets[table]
                     self.sink.append(
                         table,
@@ -115,6 +119,11 @@ class Flusher:
                     )
                     if self.on_commit is not None:
                         self.on_commit(table, time.perf_counter() - started, len(table_rows))
+                    if self.on_rows is not None:
+                        try:
+                            self.on_rows(table, table_rows)
+                        except Exception:  # the rows are committed; a hook must not replay them
+                            log.exception("post-commit hook failed for %s", table)
                     self.committed[table] = last
                     self.commits += 1
                     self.rows_flushed += len(table_rows)

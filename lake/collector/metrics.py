@@ -11,12 +11,11 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from lake.privacy import MaskCounts
+from lake.privacy import MASK_KINDS, MaskCounts
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 COMMIT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-MASK_KINDS = ("pseudonymized", "emails", "phones", "cards", "ips")
 
 
 class CollectorMetrics:
@@ -49,6 +48,16 @@ class CollectorMetrics:
         self.duplicates = Counter(
             "pulse_collector_duplicates_dropped",
             "Events dropped as repeats of a recent messageId",
+            registry=r,
+        )
+        self.consent_dropped = Counter(
+            "pulse_collector_events_consent_dropped",
+            "Events (and quarantine rows) not stored: their user withdrew analytics consent",
+            registry=r,
+        )
+        self.consent_changes = Counter(
+            "pulse_collector_consent_changes",
+            "Consent messages recorded in the consent ledger",
             registry=r,
         )
         self.masked = Counter(

@@ -28,6 +28,10 @@ class SimConfig:
     malformed_rate: float = 0.002
     # Share of free-text comments that carry an email address or a phone number.
     pii_comment_rate: float = 0.25
+    # Share of users who withdraw analytics consent once (the collector must drop their events),
+    # and the share of those who re-grant it later.
+    consent_withdraw_rate: float = 0.03
+    consent_regrant_share: float = 0.4
     # A/B test "onboarding_v2": absolute lift of P(first paid conversion within 14 days).
     experiment_effect: float = 0.06
     # Incident: on this day (inside the window) the app loses this share of its client events.
@@ -39,7 +43,14 @@ class SimConfig:
             raise ValueError(f"SimConfig.users must be >= 1, got {self.users}")
         if self.days < 1:
             raise ValueError(f"SimConfig.days must be >= 1, got {self.days}")
-        for name in ("existing_user_share", "duplicate_rate", "late_rate", "malformed_rate"):
+        for name in (
+            "existing_user_share",
+            "duplicate_rate",
+            "late_rate",
+            "malformed_rate",
+            "consent_withdraw_rate",
+            "consent_regrant_share",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"SimConfig.{name} must be within [0, 1], got {value}")

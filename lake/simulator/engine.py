@@ -52,6 +52,21 @@ _FRAGILE = frozenset(
         "Program Viewed",
     }
 )
+# What a comment with PII carries (twice as often a contact: email or phone, as before).
+PII_COMMENT_KINDS = ("contact", "contact", "card", "ssn", "ip", "iban")
+
+
+def _luhn_check_digit(digits: list[int]) -> int:
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return (10 - total % 10) % 10
+
+
 _MALFORMED_KINDS = ("missing_event", "missing_identity", "bad_timestamp", "bad_properties")
 _BAD_TIMESTAMPS = ("not-a-timestamp", "2024-13-45T25:61:00Z", "yesterday", "31/02/2025 10:00")
 # Relative likelihood of a session starting in each local hour.
@@ -122,6 +137,9 @@ class _User:
     followed: set[str] = field(default_factory=set)
     refunds: list[tuple[int, dict]] = field(default_factory=list)
     ctx: dict[tuple[str, bool], orjson.Fragment] = field(default_factory=dict)
+    personalization: bool = True  # consent as last set (no record: the default, granted)
+    withdraw_day: int | None = None  # planned analytics withdrawal (and re-grant) days
+    regrant_day: int | None = None
 
 
 @dataclass
@@ -152,7 +170,15 @@ class Simulation:
             orjson.dumps({"library": C.SERVER_LIBRARY, "app": {"name": "recommender-service"}})
         )
         self._models = self._model_timeline()
+        # PII and consent draw from their own generators, so the rest of the world stays the same.
+        self.pii_rng = random.Random(self.cfg.seed * 7919 + 1)
+        self.consent_rng = random.Random(self.cfg.seed * 7919 + 2)
         self.users = self._make_users()
+        # identity key -> [withdrawn from ms, re-granted at ms): the collector drops in between
+        self._consent_window: dict[str, list[int]] = {}
+        self.consent_dropped_ids: list[str] = []
+        self.consent_changes: list[dict[str, Any]] = []
+        self._plan_withdrawals()
         # bookkeeping
         self._seq = 0
         self._pending_late: dict[int, list[tuple[int, int, str | None, int, str]]] = {}
@@ -162,6 +188,7 @@ class Simulation:
         self.late_ids: list[str] = []
         self.malformed: list[dict[str, Any]] = []
         self.pii_ids: list[str] = []
+        self.pii_kinds: Counter[str] = Counter()
         self.dropped = 0
         self._pii_pending = False
         self.rows = 0
@@ -232,6 +259,13 @@ class Simulation:
             goal = rng.choice(C.GOALS)
             email = f"{first}.{last}{rng.randint(1, 999)}@{rng.choice(C.EMAIL_DOMAINS)}".lower()
             phone = f"+1-{rng.randint(201, 989)}-555-{rng.randint(0, 9999):04d}"
+            prng = self.pii_rng
+            address = {
+                "street": f"{prng.randint(1, 999)} {prng.choice(C.LAST_NAMES)} Street",
+                "city": prng.choice(("Springfield", "Riverton", "Lakeside", "Hillview")),
+                "postalCode": f"{prng.randint(10000, 99999)}",
+                "country": country,
+            }
             u = _User(
                 idx=i,
                 user_id=user_id,
@@ -254,6 +288,7 @@ class Simulation:
                     "email": email,
                     "name": f"{first} {last}",
                     "phone": phone,
+                    "address": address,
                     "plan": "free",
                     "acquisition_channel": channel,
                     "platform": platform,
@@ -276,6 +311,67 @@ class Simulation:
                     u.pre_signup_day = max(0, signup_day - rng.randint(1, 3))
             users.append(u)
         return users
+
+    # ---- consent ---------------------------------------------------------------------------
+    def _plan_withdrawals(self) -> None:
+        """A few users withdraw analytics consent at the start of a day, some re-grant later.
+
+        Never on the last day (it may be sent over HTTP by concurrent senders) and, for new users,
+        only after their 14-day experiment window, so the experiment's truth is untouched."""
+        rng, cfg, last = self.consent_rng, self.cfg, self.n_days - 2
+        self._consent_keys: set[str] = set()
+        for u in self.users:
+            if rng.random() >= cfg.consent_withdraw_rate:
+                continue
+            first = max(1, u.signup_day + 15)
+            if first > last:
+                continue
+            u.withdraw_day = rng.randint(first, last)
+            self._consent_keys.update((u.user_id, u.anon_id))
+            if u.withdraw_day < last and rng.random() < cfg.consent_regrant_share:
+                u.regrant_day = rng.randint(u.withdraw_day + 1, last)
+
+    def _gated(self, key: str | None, ms: int) -> bool:
+        """Whether the collector drops a message of this identity processed at ``ms``."""
+        window = self._consent_window.get(key) if key else None
+        return window is not None and window[0] <= ms < window[1]
+
+    def _consent_change(self, u: _User, d: int, granted: bool) -> None:
+        """Withdraw (or re-grant) every category, first thing in the day: a Consent Updated
+        track call to withdraw, an identify with ``traits.consent`` to re-grant. Sent on time
+        and never corrupted (they bypass the dirt of :meth:`_emit`)."""
+        ms = self.start_ms + d * DAY_MS
+        mid = f"{self.consent_rng.getrandbits(128):032x}"
+        flags = {"analytics": granted, "marketing": granted, "personalization": granted}
+        msg: dict[str, Any] = {
+            "messageId": mid,
+            "userId": u.user_id,
+            "anonymousId": u.anon_id,
+            "timestamp": self._iso(ms),
+            "context": self._context(u, d, False),
+            "integrations": {},
+        }
+        if granted:
+            msg.update(type="identify", traits={**u.traits, "consent": flags})
+            for key in (u.user_id, u.anon_id):
+                self._consent_window[key][1] = ms
+        else:
+            msg.update(
+                type="track", event="Consent Updated", properties={**flags, "source": "settings"}
+            )
+            for key in (u.user_id, u.anon_id):
+                self._consent_window[key] = [ms, 2**62]
+        self.type_counts[msg["type"]] += 1
+        if msg["type"] == "track":
+            self.event_counts[msg["event"]] += 1
+        payload = orjson.dumps(msg).decode()
+        if not granted:
+            self.consent_dropped_ids.append(mid)  # the withdrawal itself is not stored as an event
+        self._buf.append((ms, self._next_seq(), mid, d, payload))
+        u.personalization = granted
+        self.consent_changes.append(
+            {"user_id": u.user_id, "message_id": mid, "analytics": granted, "day": self._date(d)}
+        )
 
     # ---- message plumbing ------------------------------------------------------------------
     def _iso(self, ms: int) -> str:
@@ -329,13 +425,22 @@ class Simulation:
             if rng.random() < 0.25:
                 del msg["messageId"]
                 mid = None
-            self.malformed.append({"message_id": mid, "kind": kind, "day": self._date(day)})
+            entry = {"message_id": mid, "kind": kind, "day": self._date(day)}
+            if self._consent_window and self._gated(
+                msg.get("userId") or msg.get("anonymousId"), ms
+            ):
+                entry["consent_dropped"] = True  # the collector drops it instead of quarantining
+            self.malformed.append(entry)
             self._buf.append((ms, self._next_seq(), mid, day, orjson.dumps(msg).decode()))
             return False
         self.type_counts[msg["type"]] += 1
         if msg["type"] == "track":
             self.event_counts[msg["event"]] += 1
         payload = orjson.dumps(msg).decode()
+        key = msg.get("userId") or msg.get("anonymousId")
+        gated_user = bool(self._consent_window) and key in self._consent_window
+        if gated_user and self._gated(key, ms):
+            self.consent_dropped_ids.append(mid)
         r -= cfg.malformed_rate if fragile else 0.0
         if 0 <= r < cfg.duplicate_rate:
             self.duplicate_ids.append(mid)
@@ -347,12 +452,15 @@ class Simulation:
         if 0 <= r < cfg.late_rate:
             send_day = day + rng.randint(1, 3)
             if send_day < self.n_days:
-                self.late_ids.append(mid)
                 send_ms = self.start_ms + send_day * DAY_MS + rng.randint(0, DAY_MS - 1)
-                self._pending_late.setdefault(send_day, []).append(
-                    (send_ms, self._next_seq(), mid, day, payload)
-                )
-                return True
+                # Users who change consent send on time, so the truth of what the collector
+                # drops is known when the message is made (the draws above are kept all the same).
+                if not (gated_user or (key and key in self._consent_keys)):
+                    self.late_ids.append(mid)
+                    self._pending_late.setdefault(send_day, []).append(
+                        (send_ms, self._next_seq(), mid, day, payload)
+                    )
+                    return True
         self._buf.append((ms, self._next_seq(), mid, day, payload))
         return True
 
@@ -573,6 +681,10 @@ class Simulation:
 
     def _user_day(self, u: _User, d: int, season: float) -> None:
         rng = self.rng
+        if d == u.withdraw_day:
+            self._consent_change(u, d, granted=False)
+        elif d == u.regrant_day and u.user_id in self._consent_window:
+            self._consent_change(u, d, granted=True)
         date_d = self.start + timedelta(days=d)
         if d > u.signup_day:
             u.e = min(0.99, max(0.01, u.e + u.drift + rng.gauss(0.0, 0.025) - 0.5 * u.stress))
@@ -622,7 +734,8 @@ class Simulation:
         if u.refunds and u.refunds[0][0] <= d:
             _due, props = u.refunds.pop(0)
             self._server(u, run_ms, "Program Refunded", props)
-            self.revenue["refunds"] += props["revenue"]
+            if not self._gated(u.user_id, run_ms):  # truth = what the lake receives
+                self.revenue["refunds"] += props["revenue"]
             run_ms += 1000
         if u.plan == "free" or u.anchor is None:
             return
@@ -676,7 +789,8 @@ class Simulation:
             "attempt": attempt,
         }
         self._server(u, ms, "Subscription Renewed", props)
-        self.revenue["subscriptions"] += plan["price"]
+        if not self._gated(u.user_id, ms):
+            self.revenue["subscriptions"] += plan["price"]
 
     # ---- one session ---------------------------------------------------------------------------
     def _session(self, u: _User, d: int, t: int, day_end: int, first: bool) -> None:
@@ -729,6 +843,9 @@ class Simulation:
                         "personalization": rng.random() < 0.8,
                         "source": "settings",
                     }
+                    if self._gated(u.user_id, t):
+                        props["analytics"] = False  # still withheld: no re-grant by the way
+                    u.personalization = props["personalization"]
                     self._track(u, t, "Consent Updated", props)
 
     def _signup(self, u: _User, d: int, t: int) -> None:
@@ -752,6 +869,7 @@ class Simulation:
             "personalization": rng.random() < 0.85,
             "source": "onboarding",
         }
+        u.personalization = consent["personalization"]
         self._track(u, t + 1_500, "Consent Updated", consent)
         # A/B test: exposure at the first eligible session (the onboarding flow).
         u.variant = experiment_variant(u.user_id)
@@ -795,7 +913,8 @@ class Simulation:
             "billing_period": plan["billing_period"],
         }
         self._track(u, t, "Subscription Started", props)
-        self.revenue["subscriptions"] += plan["price"]
+        if not self._gated(u.user_id, t):
+            self.revenue["subscriptions"] += plan["price"]
         u.plan = plan_id
         u.traits["plan"] = plan_id
         u.anchor = self.start + timedelta(days=(t - self.start_ms) // DAY_MS)
@@ -828,8 +947,9 @@ class Simulation:
             "trainer_payout": round(price * (1.0 - commission), 2),
         }
         self._track(u, t, "Program Purchased", props)
-        self.revenue["programs"] += price
-        self.revenue["trainer_payouts"] += props["trainer_payout"]
+        if not self._gated(u.user_id, t):
+            self.revenue["programs"] += price
+            self.revenue["trainer_payouts"] += props["trainer_payout"]
         u.converted = True
         if rng.random() < 0.06:
             d = (t - self.start_ms) // DAY_MS
@@ -883,8 +1003,31 @@ class Simulation:
         text = rng.choice(C.COMMENTS)
         if rng.random() < self.cfg.pii_comment_rate:
             contact = u.traits["email"] if rng.random() < 0.5 else u.traits["phone"]
-            return f"{text}. Contact me at {contact}", True
+            kind = self.pii_rng.choice(PII_COMMENT_KINDS)
+            self.pii_kinds[kind] += 1
+            if kind == "contact":
+                return f"{text}. Contact me at {contact}", True
+            return f"{text}. {self._pii_text(kind)}", True
         return text, False
+
+    def _pii_text(self, kind: str) -> str:
+        """A sentence with one valid identifier of ``kind`` (made by the PII generator)."""
+        r = self.pii_rng
+        if kind == "card":
+            digits = [4] + [r.randint(0, 9) for _ in range(14)]
+            digits.append(_luhn_check_digit(digits))
+            number = "".join(map(str, digits))
+            grouped = " ".join(number[i : i + 4] for i in range(0, 16, 4))
+            return f"I was charged twice on card {grouped}"
+        if kind == "ssn":
+            return (
+                f"My SSN is {r.randint(1, 665):03d}-{r.randint(1, 99):02d}-{r.randint(1, 9999):04d}"
+            )
+        if kind == "ip":
+            return f"It failed from IP {r.randint(11, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
+        bban = f"{r.randint(10**7, 10**8 - 1)}{r.randint(10**9, 10**10 - 1)}"  # DE: 18 digits
+        check = 98 - int(bban + "131400") % 97  # D=13 E=14, check digits 00 while computing
+        return f"Please refund to DE{check:02d}{bban}"
 
     def _recommendation(self, u: _User, t: int, day_end: int) -> int:
         rng = self.rng
@@ -912,10 +1055,14 @@ class Simulation:
             outcome = "Recommendation Modified"
         else:
             outcome = None
-        self.model_outcomes[version]["shown"] += 1
+        # Truth = what the AI marts may analyse: personalization consent when shown (and stored).
+        counted = u.personalization and not self._gated(u.user_id, t)
+        if counted:
+            self.model_outcomes[version]["shown"] += 1
         if outcome is None:
             return t
-        self.model_outcomes[version][outcome.split()[-1].lower()] += 1
+        if counted:
+            self.model_outcomes[version][outcome.split()[-1].lower()] += 1
         props = dict(base)
         if outcome == "Recommendation Modified":
             props["modification"] = rng.choice(("shorter", "easier", "swap_exercise", "harder"))
@@ -1037,12 +1184,25 @@ class Simulation:
                 "malformed": len(self.malformed),
                 "malformed_without_message_id": without_id,
                 "dropped_by_incident": self.dropped,
+                "consent_dropped": len(set(self.consent_dropped_ids)),
+            },
+            "consent": {
+                "definition": "users who withdrew analytics consent (Consent Updated, all "
+                "categories false, at the start of a day) and maybe re-granted it later (identify "
+                "with traits.consent); the collector drops every message of theirs processed in "
+                "between (send order): dropped_message_ids, and malformed ones marked "
+                "consent_dropped. Revenue, model_acceptance and arms count only what is stored; "
+                "model_acceptance only recommendations shown with personalization consent",
+                "changes": self.consent_changes,
+                "withdrawn_users": sorted({c["user_id"] for c in self.consent_changes}),
+                "dropped_message_ids": list(dict.fromkeys(self.consent_dropped_ids)),
             },
             "duplicate_message_ids": self.duplicate_ids,
             "late_message_ids": self.late_ids,
             "malformed_message_ids": [m["message_id"] for m in self.malformed if m["message_id"]],
             "malformed": self.malformed,
             "pii_in_free_text_message_ids": self.pii_ids,
+            "pii_in_free_text_kinds": dict(sorted(self.pii_kinds.items())),
             "event_counts": dict(sorted(self.event_counts.items())),
             "type_counts": dict(sorted(self.type_counts.items())),
             "session_count": self.sessions,

@@ -67,9 +67,15 @@ def _define_observable(table: str) -> dg.SourceAsset:
 
 bronze_events = _bronze_observable("events")
 bronze_quarantine = _bronze_observable("quarantine")
+bronze_consent = _bronze_observable("consent")  # the consent ledger (lake/consent.py)
 # The app's reference snapshots (lake/snapshots.py): bronze/app_users, app_programs, ...
 SNAPSHOT_TABLES = [f"app_{name}" for name in SNAPSHOT_KEYS]
-BRONZE_ASSETS = [bronze_events, bronze_quarantine, *map(_bronze_observable, SNAPSHOT_TABLES)]
+BRONZE_ASSETS = [
+    bronze_events,
+    bronze_quarantine,
+    bronze_consent,
+    *map(_bronze_observable, SNAPSHOT_TABLES),
+]
 BRONZE_KEYS = {
     table: dg.AssetKey([BRONZE_PREFIX, table]) for table in [*BRONZE_TABLES, *SNAPSHOT_TABLES]
 }

@@ -22,7 +22,8 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
-from lake.tables import EVENTS_PARTITION_BY, EVENTS_SCHEMA
+from lake.tables import CONSENT_SCHEMA, EVENTS_PARTITION_BY, EVENTS_SCHEMA
+from lake.writer import create_table
 
 SNAPSHOT_EXPORTED_AT = datetime(2024, 3, 8, tzinfo=UTC)
 
@@ -247,6 +248,9 @@ def built_lake(tmp_path_factory: pytest.TempPathFactory) -> dict:
             mode="append",
         )
     _write_snapshots(lake_dir)
+    # The consent ledger, as the collector and the bulk loader create it (empty: nobody changed
+    # consent in this lake, so everyone has the default).
+    create_table(lake_dir / "bronze" / "consent", CONSENT_SCHEMA, [])
     env = {
         **os.environ,
         "PULSE_LAKE_DIR": str(lake_dir),

@@ -214,8 +214,10 @@ def test_experiment_outcomes_recover_the_simulators_arms(lake: dict) -> None:
 
 
 def _raw_api_requests(lake: dict) -> pl.DataFrame:
-    """API Request messages as the simulator sent them: one per messageId, malformed ones out."""
+    """API Request messages as the simulator sent them: one per messageId, malformed ones and
+    those the consent gate drops out."""
     malformed = set(lake["truth"]["malformed_message_ids"])
+    malformed |= set(lake["truth"]["consent"]["dropped_message_ids"])
     rows = {}
     for msg in lake["world"].messages:
         mid = msg.get("messageId")

@@ -212,12 +212,20 @@ def test_dirt_rates_are_as_configured_and_recorded(big):
     pii = set(truth["pii_in_free_text_message_ids"])
     assert pii
     comments = [m for m in msgs if m.get("messageId") in pii]
-    assert all(
-        "@" in m["properties"]["comment"] or "555" in m["properties"]["comment"] for m in comments
-    )
+    # each carries a contact (email/phone), a card, an SSN, an IP address or an IBAN, which the
+    # collector's free-text scanner recognises
+    from lake.privacy import MaskCounts, mask_text
+
+    found = MaskCounts()
+    assert all(mask_text(m["properties"]["comment"], found) != m["properties"]["comment"]
+               for m in comments)  # fmt: skip
+    kinds = truth["pii_in_free_text_kinds"]
+    assert set(kinds) == {"contact", "card", "ssn", "ip", "iban"}
+    assert found.cards and found.ssns and found.text_ips and found.ibans
     identify = next(m for m in msgs if m.get("type") == "identify")
-    assert {"email", "name", "phone", "plan", "acquisition_channel", "platform", "age_band",
-            "fitness_goal"} <= set(identify["traits"])  # fmt: skip
+    assert {"email", "name", "phone", "address", "plan", "acquisition_channel", "platform",
+            "age_band", "fitness_goal"} <= set(identify["traits"])  # fmt: skip
+    assert {"street", "city", "postalCode"} <= set(identify["traits"]["address"])
 
 
 def test_churned_users_emit_nothing_after_their_churn_date(big, clean):
@@ -263,9 +271,12 @@ def test_revenue_events_carry_revenue_and_commission(big, clean):
             if m["event"] == "Program Purchased":
                 assert p["trainer_payout"] == round(p["price"] * (1 - p["commission_rate"]), 2)
     assert set(seen) == revenue_events
-    truth = big[0].ground_truth["revenue_usd"]
+    truth = big[0].ground_truth["revenue_usd"]  # what the lake receives: consent drops out
+    dropped = set(big[0].ground_truth["consent"]["dropped_message_ids"])
     programs = sum(
-        m["properties"]["revenue"] for m in clean if m.get("event") == "Program Purchased"
+        m["properties"]["revenue"]
+        for m in clean
+        if m.get("event") == "Program Purchased" and m["messageId"] not in dropped
     )
     assert programs == pytest.approx(truth["programs"], abs=0.01)
 
@@ -364,3 +375,45 @@ def test_volume_drop_incident_is_recorded():
     assert per_day[drop_day] < 0.6 * (sum(others) / len(others))
     incident = world.ground_truth["incidents"][0]
     assert incident["kind"] == "volume_drop" and incident["dropped_messages"] > 0
+
+
+def test_consent_withdrawals_and_the_messages_the_collector_must_drop(big):
+    """A few users withdraw analytics consent at the start of a day (some re-grant later): every
+    message of theirs sent in between is listed as dropped, nothing else is."""
+    world, _, msgs = big
+    consent = world.ground_truth["consent"]
+    changes = consent["changes"]
+    withdrawals = [c for c in changes if not c["analytics"]]
+    assert withdrawals and any(c["analytics"] for c in changes)  # some re-grant
+    windows: dict[str, list] = {}
+    for c in changes:
+        at = datetime.fromisoformat(c["day"] + "T00:00:00+00:00")
+        windows.setdefault(c["user_id"], []).append((at, c["analytics"]))
+    anon = {m["userId"]: m["anonymousId"] for m in msgs if m.get("userId") and m.get("anonymousId")}
+    by_key = {**windows, **{anon[u]: w for u, w in windows.items() if u in anon}}
+    expected = set()
+    malformed = set(world.ground_truth["malformed_message_ids"])
+    for m in msgs:
+        key = m.get("userId") or m.get("anonymousId")
+        if key not in by_key or m.get("messageId") in malformed or "messageId" not in m:
+            continue
+        at = datetime.fromisoformat(m["timestamp"].replace("Z", "+00:00"))
+        state = True
+        for when, granted in by_key[key]:
+            if when <= at:
+                state = granted
+        if not state:
+            expected.add(m["messageId"])
+    dropped = set(consent["dropped_message_ids"])
+    assert dropped == expected
+    assert world.ground_truth["message_counts"]["consent_dropped"] == len(dropped)
+    # the withdrawal itself is a Consent Updated with every category false; a re-grant an identify
+    by_id = {m["messageId"]: m for m in msgs if "messageId" in m}
+    for c in changes:
+        m = by_id[c["message_id"]]
+        if c["analytics"]:
+            assert m["type"] == "identify" and all(m["traits"]["consent"].values())
+        else:
+            assert m["event"] == "Consent Updated" and not any(
+                m["properties"][k] for k in ("analytics", "marketing", "personalization")
+            )

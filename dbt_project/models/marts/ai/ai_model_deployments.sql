@@ -8,7 +8,10 @@ deployments as (
 
 outcomes as (
 
-    select * from {{ ref('int_recommendation_outcomes') }}
+    select * from {{ ref('int_recommendation_outcomes') }} as recommendation_outcomes
+    -- only members who had personalization consent when the recommendation was shown
+    where {{ had_consent('recommendation_outcomes.user_id', 'recommendation_outcomes.shown_at',
+                         'personalization') }}
 
 ),
 

@@ -9,8 +9,11 @@ with
 
 outcomes as (
 
-    select * from {{ ref('int_recommendation_outcomes') }}
+    select * from {{ ref('int_recommendation_outcomes') }} as recommendation_outcomes
     where {{ event_date_window('shown_date', this_column='activity_date') }}
+        -- only members who had personalization consent when the recommendation was shown
+        and {{ had_consent('recommendation_outcomes.user_id', 'recommendation_outcomes.shown_at',
+                           'personalization') }}
 
 ),
 
