@@ -4,7 +4,7 @@ A subject is a ``user_id`` plus every identifier linked to it in the data:
 
 * the ``anonymous_id`` and ``previous_id`` values of rows whose ``user_id`` is the subject
   (identify/alias events link the device's anonymous id to the user);
-* the pseudonymized PII tokens (``hmac:<32 hex>``, see :mod:`lake.privacy`) found in the JSON
+* the pseudonymized PII tokens (``hmac:<key id>:<32 hex>``, see :mod:`lake.privacy`) found in the JSON
   columns of those rows, unless the same token also appears in rows of another user (two members
   with the same name share the name's token: such a token identifies nobody alone and is not used).
 
@@ -26,8 +26,10 @@ import orjson
 USER_COLUMN = "user_id"
 # Columns whose values are identities (exact match); any other string column is matched too.
 IDENTITY_COLUMNS = ("user_id", "anonymous_id", "previous_id")
-TOKEN_RE = re.compile(r"hmac:[0-9a-f]{32}")
-TOKEN_SQL_RE = "hmac:[0-9a-f]{32}"
+# `hmac:<key id>:<32 hex>` (lake.privacy.pseudonymize); the key id is optional for tokens made
+# before key ids existed.
+TOKEN_RE = re.compile(r"hmac:(?:[0-9a-f]+:)?[0-9a-f]{32}")
+TOKEN_SQL_RE = "hmac:(?:[0-9a-f]+:)?[0-9a-f]{32}"
 _SIMPLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
