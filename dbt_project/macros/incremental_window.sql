@@ -12,7 +12,7 @@
 
   `column` is the input's date column; `this_column` the model's own date column (for the newest
   day already built), e.g. `event_date_window('event_date', this_column='activity_date')`.
-  `event_date_window_start(this_column)` gives the first rebuilt day as a SQL date expression (for models
+  `event_date_window_start(this_column)` gives the first rebuilt day as a constant SQL date expression (for models
   that must read a little further back, e.g. sessions crossing midnight, then keep only rows
   from this day on).
 -#}
@@ -21,7 +21,18 @@
   {%- if var('min_date', none) is not none -%}
     (cast('{{ var("min_date") }}' as date) - interval {{ var('lookback_days', 3) }} day)
   {%- elif is_incremental() -%}
-    ((select max({{ this_column }}) from {{ this }}) - interval {{ var('lookback_days', 3) }} day)
+    {#- The newest built day is read at compile time and rendered as a constant (not a subquery):
+        DuckDB pushes a constant filter into the bronze Arrow scan and prunes partitions. An empty
+        table gives null, i.e. an empty window, as the subquery did. -#}
+    {%- set newest = none -%}
+    {%- if execute -%}
+      {%- set newest = run_query('select max(' ~ this_column ~ ') from ' ~ this).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if newest is none -%}
+    cast(null as date)
+    {%- else -%}
+    (cast('{{ newest }}' as date) - interval {{ var('lookback_days', 3) }} day)
+    {%- endif -%}
   {%- else -%}
     null
   {%- endif -%}

@@ -9,11 +9,13 @@ with
 
 bronze_events as (
 
+    -- Bronze rows per day = distinct messages + their resends (stg_events keeps the count), so
+    -- bronze/events is read once per run, by stg_events.
     select
         event_date,
-        count(*) as rows_landed,
-        count(distinct message_id) as distinct_messages
-    from {{ source('lake', 'events') }}
+        sum(received_copies) as rows_landed,
+        count(*) as distinct_messages
+    from {{ ref('stg_events') }}
     group by event_date
 
 ),
