@@ -373,13 +373,15 @@ def _signups(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@pytest.mark.parametrize("period_grain", ["day", "week"])
 @pytest.mark.parametrize("window_type", ["calendar", "rolling_24h"])
-def test_week_one_retention_of_one_weekly_cohort(settings, events, window_type):
+def test_week_one_retention_of_one_weekly_cohort(settings, events, window_type, period_grain):
     """The first weekly cohort that starts inside the data (members who signed up in that ISO
     week). Its week-1 retention is day-7 retention (docs/metrics.md): the share of the cohort with
     an activity event on day 7 after signup — the 7th calendar day after the signup date, or the
     7th 24-hour window after the signup instant — (n_day), or on day 7 or any later day
-    (unbounded)."""
+    (unbounded). At week grain: period 1 = the next calendar week (Monday start) after the
+    signup's week, or hours 168..335 after the signup instant."""
     signups = _signups(events)
     first_day = events["day"].min()
     cohort_start = signups.filter(pl.col("cohort_start") >= first_day)["cohort_start"].min()
@@ -390,20 +392,26 @@ def test_week_one_retention_of_one_weekly_cohort(settings, events, window_type):
         .join(cohort, on="user_id")
         .filter(pl.col("at") >= pl.col("signed_up_at"))
     )
-    if window_type == "calendar":
+    if window_type == "calendar" and period_grain == "day":
         period = (pl.col("day") - pl.col("signup_date")).dt.total_days()
+    elif window_type == "calendar":
+        monday = pl.col("day") - pl.duration(days=pl.col("day").dt.weekday() - 1)
+        period = (monday - pl.col("cohort_start")).dt.total_days() // 7
     else:
-        period = (pl.col("at") - pl.col("signed_up_at")).dt.total_microseconds() // 86_400_000_000
+        period_us = 86_400_000_000 * (1 if period_grain == "day" else 7)
+        period = (pl.col("at") - pl.col("signed_up_at")).dt.total_microseconds() // period_us
+    week_one = 7 if period_grain == "day" else 1
     activity = activity.with_columns(period=period)
-    n_day = activity.filter(pl.col("period") == 7)["user_id"].n_unique()
-    unbounded = activity.filter(pl.col("period") >= 7)["user_id"].n_unique()
+    n_day = activity.filter(pl.col("period") == week_one)["user_id"].n_unique()
+    unbounded = activity.filter(pl.col("period") >= week_one)["user_id"].n_unique()
     assert cohort.height > 0 and unbounded > 0
 
     mart = read_mart(settings, "eng_cohort_retention").filter(
         (pl.col("cohort_grain") == "week")
         & (pl.col("cohort_start") == cohort_start)
         & (pl.col("window_type") == window_type)
-        & (pl.col("period_number") == 7)
+        & (pl.col("period_grain") == period_grain)
+        & (pl.col("period_number") == week_one)
     )
     got = {row["retention_kind"]: row for row in mart.iter_rows(named=True)}
     assert set(got) == {"n_day", "unbounded"}
