@@ -277,13 +277,15 @@ def _add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _expected_mrr(events: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
+def _expected_mrr(events: pl.DataFrame, days: pl.DataFrame, users: pl.DataFrame) -> pl.DataFrame:
     """MRR at the end of each day, per docs/metrics.md: a subscriber counts from a Subscription
     Started/Renewed (the payment) until a Subscription Cancelled, or until one billing period +
     7 days of grace pass without a renewal; after a Payment Failed the subscription is past due
     and still counts for 7 days. A user whose first subscription event in the data is not a
-    Started was already subscribed when the data begins (an opening balance on that plan). Each
-    counts the plan's billed amount per month (monthly as is, annual / 12)."""
+    Started was already subscribed when the data begins (an opening balance on that plan). A user
+    with no subscription event at all who is on a paid plan in the app's users table (``users``)
+    is subscribed from the first day (or the signup day, if later). Each counts the plan's billed
+    amount per month (monthly as is, annual / 12)."""
     subs = events.filter(pl.col("event").is_in(SUBSCRIPTION_EVENTS))
     price = (
         subs.filter(pl.col("event").is_in(["Subscription Started", "Subscription Renewed"]))
@@ -301,9 +303,16 @@ def _expected_mrr(events: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
         return amount / 12.0 if plan and "annual" in plan else amount
 
     per_user = subs.sort("at").partition_by("user_id", as_dict=False)
+    silent_subscribers = users.filter(
+        (pl.col("plan") != "free") & ~pl.col("user_id").is_in(subs["user_id"].unique().implode())
+    ).select("plan", signup_day=pl.col("signup_at").dt.date())
     rows = []
     for (day,) in days.iter_rows():
         mrr, paying = 0.0, 0
+        for plan, signup_day in silent_subscribers.iter_rows():
+            if day >= signup_day:
+                mrr += monthly(plan, None)
+                paying += 1
         for user_events in per_user:
             first = user_events.row(0, named=True)
             before = user_events.filter(pl.col("day") <= day)
@@ -330,7 +339,8 @@ def _expected_mrr(events: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
 
 def test_mrr_follows_subscription_events(settings, events, truth):
     days = _days(events["day"].min(), events["day"].max())
-    expected = _expected_mrr(events, days)
+    users = pl.read_parquet(settings.sim_dir / "users.parquet")
+    expected = _expected_mrr(events, days, users)
     mart = read_mart(settings, "rev_mrr_daily")
     joined = expected.join(mart, left_on="day", right_on="mrr_date", how="left")
     assert joined["mrr_right"].null_count() == 0
@@ -338,14 +348,15 @@ def test_mrr_follows_subscription_events(settings, events, truth):
         assert row["mrr_right"] == pytest.approx(row["mrr"], abs=MONEY_ABS), row["day"]
         assert row["paying_subscribers_right"] == row["paying_subscribers"], row["day"]
 
-    # Ground truth: the app's plans at the end of the window (users.parquet). Subscribers who
-    # send no subscription event inside the window (annual plans renewed before it) are invisible
-    # to an event-defined MRR; everyone else must agree exactly.
-    users = pl.read_parquet(settings.sim_dir / "users.parquet")
+    # Ground truth: the app's plans at the end of the window (users.parquet), every paying user,
+    # including those who send no subscription event inside the window (annual plans renewed
+    # before it), whom the users export seeds.
     with_events = events.filter(pl.col("event").is_in(SUBSCRIPTION_EVENTS))["user_id"].unique()
-    visible = users.filter(
-        pl.col("user_id").is_in(with_events.implode()) & (pl.col("plan") != "free")
+    silent = users.filter(
+        ~pl.col("user_id").is_in(with_events.implode()) & (pl.col("plan") != "free")
     )
+    assert silent.height > 0  # the world has subscribers only the export reveals
+    visible = users.filter(pl.col("plan") != "free")
     true_mrr = sum(
         (prices := {"premium_monthly": 14.99, "premium_annual": 119.99 / 12}).get(p, 0.0)
         for p in visible["plan"]
