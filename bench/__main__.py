@@ -31,6 +31,12 @@ def main() -> None:
         default=str(Path(tempfile.gettempdir()) / "pulse-bench-transform"),
         help="transform: where worlds are generated and kept (re-runs reuse them)",
     )
+    parser.add_argument(
+        "--transform-test-timeout",
+        type=float,
+        default=900.0,
+        help="transform: stop `dbt test` after this many seconds (the build row is then a lower bound)",
+    )
     args = parser.parse_args()
 
     if args.only in (None, "pipeline"):
@@ -58,6 +64,7 @@ def main() -> None:
         params, metrics, _results = transform.run(
             [transform.SCALES[s] for s in args.transform_scales.split(",")],
             Path(args.transform_dir),
+            test_timeout=args.transform_test_timeout,
         )
         path = harness.record(
             "transform", "Transform: dbt builds and mart queries (issue 4)", params, metrics
