@@ -66,26 +66,35 @@ as_of as (
 
 ),
 
-user_day_periods as (
+user_event_days as (
 
-    -- Days since signup in which the user had an activity event at or after signup.
+    -- Each activity event at or after signup as its (calendar day, rolling 24-hour day) since
+    -- signup; distinct, so the events are joined and scanned once for both window types.
     select distinct
         signups_local.user_id,
         signups_local.signup_local_date,
-        window_types.window_type,
-        case window_types.window_type
-            when 'calendar' then date_diff(
-                'day',
-                signups_local.signup_local_date,
-                cast(timezone('{{ tz }}', activity.event_at) as date)
-            )
-            else (epoch_us(activity.event_at) - epoch_us(signups_local.signup_at)) // 86400000000
-        end as period_number
+        date_diff(
+            'day',
+            signups_local.signup_local_date,
+            cast(timezone('{{ tz }}', activity.event_at) as date)
+        ) as calendar_day,
+        (epoch_us(activity.event_at) - epoch_us(signups_local.signup_at)) // 86400000000
+            as rolling_day
     from signups_local
     inner join activity
         on signups_local.user_id = activity.user_id
         and activity.event_at >= signups_local.signup_at
-    cross join (values ('calendar'), ('rolling_24h')) as window_types (window_type)
+
+),
+
+user_day_periods as (
+
+    -- Days since signup in which the user had an activity event at or after signup.
+    select distinct user_id, signup_local_date, 'calendar' as window_type, calendar_day as period_number
+    from user_event_days
+    union all
+    select distinct user_id, signup_local_date, 'rolling_24h' as window_type, rolling_day as period_number
+    from user_event_days
 
 ),
 
