@@ -5,9 +5,10 @@ For each scale a simulated world is streamed to disk (``simulate_to_dir``), bulk
 
 - a full build on a fresh warehouse, as ``dbt run --full-refresh`` then ``dbt test`` (so the time
   of models and of tests is known apart; the tests can be stopped after a time limit);
-- a one-day incremental ``dbt run`` of the last day (``--vars {min_date: D, max_date: D}``): of the
-  models tagged ``daily`` only (what a Dagster daily partition runs), and of the whole project
-  (daily models incremental, the other models rebuilt);
+- a one-day incremental ``dbt run`` of the last day: of the models tagged ``daily`` only (what a
+  daily partition rebuilds), the window given as ``PULSE_DBT_MIN_DATE``/``MAX_DATE`` (no re-parse),
+  and of the whole project with ``--vars {min_date: D, max_date: D}`` (as Dagster passes the window
+  today: dbt re-parses; daily models incremental, the other models rebuilt);
 - the marts tagged ``gold`` are published through ``lake.gold`` (as Dagster's publish step does);
 - a fixed set of dashboard-style queries runs on the published Parquet (DuckDB, one in-memory
   connection as a dashboard process keeps), each ``query_runs`` times: p50 / p95;
@@ -182,10 +183,15 @@ def _dbt_executable() -> str:
 
 
 def run_dbt(
-    settings, args: list[str], work_dir: Path, timeout: float | None = None
+    settings,
+    args: list[str],
+    work_dir: Path,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run one dbt command in its own target/log paths; return wall time and per-node timings.
-    After ``timeout`` seconds dbt is stopped and the result says ``timed_out``."""
+    After ``timeout`` seconds dbt is stopped and the result says ``timed_out``. ``env``: extra
+    environment variables."""
     target = work_dir / "dbt_target"
     (target / "run_results.json").unlink(missing_ok=True)
     cmd = [
@@ -207,7 +213,7 @@ def run_dbt(
         proc = subprocess.run(
             cmd,
             cwd=REPO_DIR,
-            env={**os.environ, **settings.subprocess_env()},
+            env={**os.environ, **settings.subprocess_env(), **(env or {})},
             capture_output=True,
             text=True,
             check=False,
@@ -373,11 +379,15 @@ def measure_scale(
     queries = run_queries(settings, query_runs)
     last_day = world["last_day"]
     one_day = json.dumps({"min_date": last_day, "max_date": last_day})
-    # A Dagster daily partition run: the daily-incremental models rebuild the day (+ lookback).
+    # A daily partition run: the daily-incremental models rebuild the day (+ lookback). The window
+    # comes from the environment (PULSE_DBT_MIN_DATE/MAX_DATE), which keeps dbt's partial parsing;
+    # a changed --vars makes dbt re-parse the whole project first.
+    one_day_env = {"PULSE_DBT_MIN_DATE": last_day, "PULSE_DBT_MAX_DATE": last_day}
     inc_daily = run_dbt(
-        settings, ["run", "--vars", one_day, *daily_selection], work_dir, timeout=step_timeout
+        settings, ["run", *daily_selection], work_dir, timeout=step_timeout, env=one_day_env
     )
-    # The whole project with the same vars: the other models rebuild fully.
+    # The whole project with the window as --vars (as Dagster passes it today, so dbt re-parses):
+    # the other models rebuild fully.
     inc = run_dbt(settings, ["run", "--vars", one_day, *selection], work_dir, timeout=step_timeout)
     tests = run_dbt(settings, ["test", *selection], work_dir, timeout=test_timeout)
     files_before = bronze_file_count(settings)
@@ -449,14 +459,14 @@ def metrics_for(result: dict[str, Any]) -> list[dict[str, Any]]:
             f"({inc_daily['models']}, {world['last_day']})",
             "value": inc_daily["wall_s"],
             "unit": "s",
-            "goal": f"<= {INCREMENTAL_GOAL_S:.0f} s (a Dagster daily partition){failed(inc_daily)}"
+            "goal": f"<= {INCREMENTAL_GOAL_S:.0f} s (window via env: no re-parse){failed(inc_daily)}"
             + (f"; stopped after {inc_daily['wall_s']:.0f} s" if inc_daily["timed_out"] else ""),
         },
         {
             "metric": f"[{s}] one-day dbt run, whole project ({inc['models']} models)",
             "value": inc["wall_s"],
             "unit": "s",
-            "goal": f"daily models incremental, the rest rebuilt{failed(inc)}"
+            "goal": f"--vars (re-parse); daily models incremental, the rest rebuilt{failed(inc)}"
             + (f"; stopped after {inc['wall_s']:.0f} s" if inc["timed_out"] else ""),
         },
         {"metric": f"[{s}] publish gold marts", "value": result["publish_s"], "unit": "s"},
