@@ -47,6 +47,12 @@ def main() -> None:
         action="store_true",
         help="privacy: also time re-derivation (needs a dbt warehouse in that world)",
     )
+    parser.add_argument(
+        "--transform-test-timeout",
+        type=float,
+        default=900.0,
+        help="transform: stop `dbt test` after this many seconds (the build row is then a lower bound)",
+    )
     args = parser.parse_args()
 
     if args.only in (None, "pipeline"):
@@ -74,6 +80,7 @@ def main() -> None:
         params, metrics, _results = transform.run(
             [transform.SCALES[s] for s in args.transform_scales.split(",")],
             Path(args.transform_dir),
+            test_timeout=args.transform_test_timeout,
         )
         path = harness.record(
             "transform", "Transform: dbt builds and mart queries (issue 4)", params, metrics

@@ -278,13 +278,15 @@ def _add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def _expected_mrr(events: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
+def _expected_mrr(events: pl.DataFrame, days: pl.DataFrame, users: pl.DataFrame) -> pl.DataFrame:
     """MRR at the end of each day, per docs/metrics.md: a subscriber counts from a Subscription
     Started/Renewed (the payment) until a Subscription Cancelled, or until one billing period +
     7 days of grace pass without a renewal; after a Payment Failed the subscription is past due
     and still counts for 7 days. A user whose first subscription event in the data is not a
-    Started was already subscribed when the data begins (an opening balance on that plan). Each
-    counts the plan's billed amount per month (monthly as is, annual / 12)."""
+    Started was already subscribed when the data begins (an opening balance on that plan). A user
+    with no subscription event at all who is on a paid plan in the app's users table (``users``)
+    is subscribed from the first day (or the signup day, if later). Each counts the plan's billed
+    amount per month (monthly as is, annual / 12)."""
     subs = events.filter(pl.col("event").is_in(SUBSCRIPTION_EVENTS))
     price = (
         subs.filter(pl.col("event").is_in(["Subscription Started", "Subscription Renewed"]))
@@ -302,9 +304,16 @@ def _expected_mrr(events: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
         return amount / 12.0 if plan and "annual" in plan else amount
 
     per_user = subs.sort("at").partition_by("user_id", as_dict=False)
+    silent_subscribers = users.filter(
+        (pl.col("plan") != "free") & ~pl.col("user_id").is_in(subs["user_id"].unique().implode())
+    ).select("plan", signup_day=pl.col("signup_at").dt.date())
     rows = []
     for (day,) in days.iter_rows():
         mrr, paying = 0.0, 0
+        for plan, signup_day in silent_subscribers.iter_rows():
+            if day >= signup_day:
+                mrr += monthly(plan, None)
+                paying += 1
         for user_events in per_user:
             first = user_events.row(0, named=True)
             before = user_events.filter(pl.col("day") <= day)
@@ -331,7 +340,8 @@ def _expected_mrr(events: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
 
 def test_mrr_follows_subscription_events(settings, events, truth):
     days = _days(events["day"].min(), events["day"].max())
-    expected = _expected_mrr(events, days)
+    users = pl.read_parquet(settings.sim_dir / "users.parquet")
+    expected = _expected_mrr(events, days, users)
     mart = read_mart(settings, "rev_mrr_daily")
     joined = expected.join(mart, left_on="day", right_on="mrr_date", how="left")
     assert joined["mrr_right"].null_count() == 0
@@ -339,14 +349,15 @@ def test_mrr_follows_subscription_events(settings, events, truth):
         assert row["mrr_right"] == pytest.approx(row["mrr"], abs=MONEY_ABS), row["day"]
         assert row["paying_subscribers_right"] == row["paying_subscribers"], row["day"]
 
-    # Ground truth: the app's plans at the end of the window (users.parquet). Subscribers who
-    # send no subscription event inside the window (annual plans renewed before it) are invisible
-    # to an event-defined MRR; everyone else must agree exactly.
-    users = pl.read_parquet(settings.sim_dir / "users.parquet")
+    # Ground truth: the app's plans at the end of the window (users.parquet), every paying user,
+    # including those who send no subscription event inside the window (annual plans renewed
+    # before it), whom the users export seeds.
     with_events = events.filter(pl.col("event").is_in(SUBSCRIPTION_EVENTS))["user_id"].unique()
-    visible = users.filter(
-        pl.col("user_id").is_in(with_events.implode()) & (pl.col("plan") != "free")
+    silent = users.filter(
+        ~pl.col("user_id").is_in(with_events.implode()) & (pl.col("plan") != "free")
     )
+    assert silent.height > 0  # the world has subscribers only the export reveals
+    visible = users.filter(pl.col("plan") != "free")
     true_mrr = sum(
         (prices := {"premium_monthly": 14.99, "premium_annual": 119.99 / 12}).get(p, 0.0)
         for p in visible["plan"]
@@ -382,13 +393,15 @@ def _signups(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@pytest.mark.parametrize("period_grain", ["day", "week"])
 @pytest.mark.parametrize("window_type", ["calendar", "rolling_24h"])
-def test_week_one_retention_of_one_weekly_cohort(settings, events, window_type):
+def test_week_one_retention_of_one_weekly_cohort(settings, events, window_type, period_grain):
     """The first weekly cohort that starts inside the data (members who signed up in that ISO
     week). Its week-1 retention is day-7 retention (docs/metrics.md): the share of the cohort with
     an activity event on day 7 after signup — the 7th calendar day after the signup date, or the
     7th 24-hour window after the signup instant — (n_day), or on day 7 or any later day
-    (unbounded)."""
+    (unbounded). At week grain: period 1 = the next calendar week (Monday start) after the
+    signup's week, or hours 168..335 after the signup instant."""
     signups = _signups(events)
     first_day = events["day"].min()
     cohort_start = signups.filter(pl.col("cohort_start") >= first_day)["cohort_start"].min()
@@ -399,20 +412,26 @@ def test_week_one_retention_of_one_weekly_cohort(settings, events, window_type):
         .join(cohort, on="user_id")
         .filter(pl.col("at") >= pl.col("signed_up_at"))
     )
-    if window_type == "calendar":
+    if window_type == "calendar" and period_grain == "day":
         period = (pl.col("day") - pl.col("signup_date")).dt.total_days()
+    elif window_type == "calendar":
+        monday = pl.col("day") - pl.duration(days=pl.col("day").dt.weekday() - 1)
+        period = (monday - pl.col("cohort_start")).dt.total_days() // 7
     else:
-        period = (pl.col("at") - pl.col("signed_up_at")).dt.total_microseconds() // 86_400_000_000
+        period_us = 86_400_000_000 * (1 if period_grain == "day" else 7)
+        period = (pl.col("at") - pl.col("signed_up_at")).dt.total_microseconds() // period_us
+    week_one = 7 if period_grain == "day" else 1
     activity = activity.with_columns(period=period)
-    n_day = activity.filter(pl.col("period") == 7)["user_id"].n_unique()
-    unbounded = activity.filter(pl.col("period") >= 7)["user_id"].n_unique()
+    n_day = activity.filter(pl.col("period") == week_one)["user_id"].n_unique()
+    unbounded = activity.filter(pl.col("period") >= week_one)["user_id"].n_unique()
     assert cohort.height > 0 and unbounded > 0
 
     mart = read_mart(settings, "eng_cohort_retention").filter(
         (pl.col("cohort_grain") == "week")
         & (pl.col("cohort_start") == cohort_start)
         & (pl.col("window_type") == window_type)
-        & (pl.col("period_number") == 7)
+        & (pl.col("period_grain") == period_grain)
+        & (pl.col("period_number") == week_one)
     )
     got = {row["retention_kind"]: row for row in mart.iter_rows(named=True)}
     assert set(got) == {"n_day", "unbounded"}

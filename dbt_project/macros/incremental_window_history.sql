@@ -6,13 +6,13 @@
 -#}
 
 {% macro event_date_window_is_active() -%}
-  {{ return(var('min_date', none) is not none or is_incremental()) }}
+  {{ return(partition_window_bound('min_date') is not none or is_incremental()) }}
 {%- endmacro %}
 
 {% macro event_date_window_with_history(column='event_date', this_column='event_date', days_back=1) -%}
-  {%- if var('min_date', none) is not none -%}
+  {%- if partition_window_bound('min_date') is not none -%}
     ({{ column }} >= {{ event_date_window_start(this_column) }} - interval {{ days_back }} day
-     and {{ column }} <= cast('{{ var("max_date", var("min_date")) }}' as date))
+     and {{ column }} <= cast('{{ partition_window_bound("max_date") or partition_window_bound("min_date") }}' as date))
   {%- elif is_incremental() -%}
     ({{ column }} >= {{ event_date_window_start(this_column) }} - interval {{ days_back }} day)
   {%- else -%}

@@ -29,6 +29,10 @@ def test_transform_benchmark_runs_end_to_end_on_a_tiny_world(tmp_path, isolated_
     )
     assert result["world"]["accepted"] > 0
     assert result["full_run"]["failed"] == [] and result["incremental"]["failed"] == []
+    assert (
+        result["incremental_daily"]["failed"] == [] and result["incremental_daily"]["models"] == 2
+    )
+    assert set(result["load_average"]) == {"before", "after"}
     assert result["tests"]["failed"] == [] and result["tests"]["tests"] > 0
     assert result["full_run"]["models"] == 2
     assert "exec_daily_kpis" in result["published"]

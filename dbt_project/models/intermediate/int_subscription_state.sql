@@ -18,6 +18,18 @@ events as (
 
 ),
 
+app_users as (
+
+    select * from {{ ref('stg_app_users') }}
+
+),
+
+app_plans as (
+
+    select * from {{ ref('stg_app_plans') }}
+
+),
+
 data_range as (
 
     -- The days the lake covers: a user's state is known up to the newest event date.
@@ -111,11 +123,43 @@ opening_balances as (
 
 ),
 
+snapshot_opening_balances as (
+
+    -- A subscriber who sends no subscription event inside the data (e.g. an annual plan paid
+    -- before it began) is known only from the app's users export: active on its paid plan from
+    -- the first day of data (or the signup day, if later) on. Priced like the other opening
+    -- balances (latest billed price of the plan), else from the plans export.
+    select
+        app_users.user_id,
+        greatest(data_range.first_date, cast(app_users.signup_at as date)) as valid_from,
+        'opening_balance' as state_event,
+        'active' as status,
+        app_users.plan_id,
+        coalesce(plan_prices.billing_period, app_plans.billing_period) as billing_period,
+        coalesce(
+            plan_prices.plan_price,
+            app_plans.monthly_price * case app_plans.billing_period when 'annual' then 12 else 1 end
+        ) as plan_price,
+        cast(null as date) as expires_on
+    from app_users
+    inner join app_plans on app_users.plan_id = app_plans.plan_id
+    cross join data_range
+    left join plan_prices on app_users.plan_id = plan_prices.plan_id
+    where app_plans.monthly_price > 0
+        and not exists (
+            select 1 from subscription_events
+            where subscription_events.user_id = app_users.user_id
+        )
+
+),
+
 all_changes as (
 
     select * from state_changes
     union all
     select * from opening_balances
+    union all
+    select * from snapshot_opening_balances
 
 ),
 

@@ -11,10 +11,9 @@ with
 
 source as (
 
-    -- Only the days being rebuilt (event_date is the Delta partition column). The delta plugin
-    -- still copies all of bronze/events per invocation (`materialization: table`): a `view` source
-    -- fails at random under threads: 2 (`pulse_lake_events_df does not exist`; sys_pipeline_health
-    -- reads the source too), so the scan is not pruned yet.
+    -- Only the days being rebuilt: event_date is the Delta partition column and the window is a
+    -- constant, so DuckDB pushes it into the Arrow scan and reads only those partitions
+    -- (lake/dbt_plugin.py). The only model that reads bronze/events.
     select *
     from {{ source('lake', 'events') }}
     where {{ event_date_window('event_date') }}
@@ -26,7 +25,11 @@ deduplicated as (
     -- A client resend repeats the message_id with the same content; its skew-corrected time is
     -- the same or seconds later, so the same event_date (see the YAML for the midnight edge case):
     -- dedupe within the day, keeping the first copy received.
-    select *
+    select
+        *,
+        -- Rows bronze holds for this message on this day (1 + resends): sys_pipeline_health
+        -- counts rows landed from it instead of reading bronze again.
+        count(*) over (partition by event_date, message_id) as received_copies
     from source
     qualify row_number() over (
         partition by event_date, message_id
@@ -68,7 +71,10 @@ renamed as (
         "timestamp" as event_at,
         original_timestamp as original_at,
         received_at,
-        event_date
+        event_date,
+
+        ----------  lineage
+        received_copies
 
     from deduplicated
 

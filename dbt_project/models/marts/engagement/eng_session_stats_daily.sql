@@ -1,14 +1,26 @@
+{#- Daily-incremental: a day's row aggregates only that day's sessions (incremental_window.sql). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='session_date',
+        tags=['daily'],
+    )
+}}
+
 with
 
 sessions as (
 
     select * from {{ ref('int_sessions') }}
+    where {{ event_date_window('session_date', this_column='session_date') }}
 
 ),
 
 platform_sessions as (
 
     select * from {{ ref('int_sessions_by_platform') }}
+    where {{ event_date_window('session_date', this_column='session_date') }}
 
 ),
 

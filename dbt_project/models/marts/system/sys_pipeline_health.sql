@@ -1,44 +1,17 @@
 {#- A full table, not daily-incremental: a day's row mixes event dates with the quarantine's
     wall-clock receipt dates, so the newest row says nothing about which event days are complete.
-    It is one small aggregate per day, cheap to rebuild. -#}
+    It joins two small per-day aggregates (the events side is daily-incremental:
+    int_ingestion_daily), cheap to rebuild. -#}
 {{ config(materialized='table') }}
 
 {%- set has_quarantine = bronze_table_exists('quarantine') %}
 
 with
 
-bronze_events as (
+ingestion as (
 
-    select
-        event_date,
-        count(*) as rows_landed,
-        count(distinct message_id) as distinct_messages
-    from {{ source('lake', 'events') }}
-    group by event_date
-
-),
-
-events as (
-
-    -- Lag of each distinct message: first receipt − skew-corrected event time.
-    select
-        event_date,
-        date_diff('millisecond', event_at, received_at) / 1000.0 as lag_seconds
-    from {{ ref('stg_events') }}
-
-),
-
-lag as (
-
-    select
-        event_date,
-        quantile_cont(lag_seconds, 0.50) as p50_ingestion_lag_seconds,
-        quantile_cont(lag_seconds, 0.99) as p99_ingestion_lag_seconds,
-        max(lag_seconds) as max_ingestion_lag_seconds,
-        count(*) filter (where lag_seconds > 86400) as late_events,
-        count(*) filter (where lag_seconds > 86400) / count(*) as late_event_share
-    from events
-    group by event_date
+    -- Rows landed, distinct messages and lag per event date (daily-incremental).
+    select * from {{ ref('int_ingestion_daily') }}
 
 ),
 
@@ -65,25 +38,24 @@ quarantine as (
 final as (
 
     select
-        coalesce(bronze_events.event_date, quarantine.received_date) as health_date,
-        coalesce(bronze_events.rows_landed, 0) as rows_landed,
-        coalesce(bronze_events.distinct_messages, 0) as distinct_messages,
-        coalesce(bronze_events.rows_landed, 0) - coalesce(bronze_events.distinct_messages, 0)
+        coalesce(ingestion.event_date, quarantine.received_date) as health_date,
+        coalesce(ingestion.rows_landed, 0) as rows_landed,
+        coalesce(ingestion.distinct_messages, 0) as distinct_messages,
+        coalesce(ingestion.rows_landed, 0) - coalesce(ingestion.distinct_messages, 0)
             as duplicate_rows,
         coalesce(quarantine.quarantined, 0) as quarantined,
         coalesce(quarantine.quarantine_reasons, 0) as quarantine_reasons,
         coalesce(quarantine.quarantined, 0)
-            / nullif(coalesce(bronze_events.rows_landed, 0) + coalesce(quarantine.quarantined, 0), 0)
+            / nullif(coalesce(ingestion.rows_landed, 0) + coalesce(quarantine.quarantined, 0), 0)
             as quarantine_share,
-        lag.p50_ingestion_lag_seconds,
-        lag.p99_ingestion_lag_seconds,
-        lag.max_ingestion_lag_seconds,
-        coalesce(lag.late_events, 0) as late_events,
-        coalesce(lag.late_event_share, 0) as late_event_share,
+        ingestion.p50_ingestion_lag_seconds,
+        ingestion.p99_ingestion_lag_seconds,
+        ingestion.max_ingestion_lag_seconds,
+        coalesce(ingestion.late_events, 0) as late_events,
+        coalesce(ingestion.late_event_share, 0) as late_event_share,
         {{ 'true' if has_quarantine else 'false' }} as quarantine_table_exists
-    from bronze_events
-    full outer join quarantine on bronze_events.event_date = quarantine.received_date
-    left join lag on lag.event_date = bronze_events.event_date
+    from ingestion
+    full outer join quarantine on ingestion.event_date = quarantine.received_date
 
 )
 
