@@ -19,7 +19,8 @@ from quality.suites._common import between, columns, in_set, not_null, rows, sha
 
 # The tables whose keys the referential expectations need (read before the suites run).
 DIMENSIONS = {"dim_users": "user_id", "dim_programs": "program_id", "dim_trainers": "trainer_id"}
-REVENUE_STREAMS = ("subscription", "program")
+REVENUE_STREAMS = ("subscriptions", "program_sales")
+LIFECYCLE_STAGES = ("never_active", "new", "active", "dormant", "churned")
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,11 @@ def mart_suites(dims: DimensionKeys) -> list[Suite]:
             ExpectationGroup(
                 "values",
                 warn,
-                lambda: [*between("total_revenue", "active_days"), *not_null("signed_up_at")],
+                lambda: [
+                    *between("total_revenue", "active_days"),
+                    *in_set("lifecycle_stage", LIFECYCLE_STAGES),
+                    *not_null("lifecycle_stage"),
+                ],
             ),
         ),
         _suite(
