@@ -5,7 +5,8 @@ It scores the last ``days`` days of *data time* (received dates up to the newest
 a replayed or simulated history is scored like live data): bronze/events from the Delta table
 (pruned by ``received_at`` file statistics), the daily marts from the current gold publication.
 The scored range is replaced, so re-runs are idempotent. Its warning check
-``quality_scores_meet_target`` fails when a table-day of the newest day misses the 95 % target.
+``quality_scores_meet_target`` fails when a table misses the target (more than 95 % complete and
+valid) on the newest day.
 """
 
 import datetime as dt
@@ -156,7 +157,8 @@ def read_scores(settings: Settings) -> pl.DataFrame:
         dg.AssetCheckSpec(
             "quality_scores_meet_target",
             asset=QUALITY_SCORES,
-            description="Every table scored on the newest day meets the 95 % target (warning).",
+            description="Every table scored on the newest day is more than 95 % complete and "
+            "valid (warning).",
         )
     ],
 )
@@ -195,7 +197,11 @@ def quality_scores(
         description="all tables meet the target"
         if missing.is_empty()
         else "below target: "
-        + ", ".join(f"{t} {s:.3f}" for t, s in missing.select("table", "score").rows()),
+        + ", ".join(
+            f"{t} (completeness {c:.3f}, validity {'–' if v is None else f'{v:.3f}'}, "
+            f"score {s:.3f})"
+            for t, c, v, s in missing.select("table", "completeness", "validity", "score").rows()
+        ),
     )
 
 
