@@ -190,7 +190,8 @@ def mart_scores(
     if missing:
         raise ValueError(f"{rule.table} lacks the columns {sorted(missing)} its score needs")
     present = sum(pl.col(c).is_not_null().cast(pl.Int64) for c in rule.required)
-    consistent = pl.lit(True)
+    # every row passes when the mart has no reference to check (a bare literal would sum to 1)
+    consistent = pl.col(rule.date_column).is_not_null() | True
     for column, dim in rule.references.items():
         keys = list(dimensions[dim])
         consistent &= pl.col(column).is_null() | pl.col(column).is_in(keys)
@@ -202,7 +203,7 @@ def mart_scores(
             rows=pl.len(),
             present=present.sum(),
             distinct=first_of_key.sum(),
-            consistent=consistent.sum(),
+            consistent=consistent.cast(pl.Int64).sum(),
         )
     )
     rows = pl.col("rows")

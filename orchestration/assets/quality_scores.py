@@ -1,10 +1,10 @@
 """``quality/quality_scores``: a quality score per table per day (:mod:`quality.scores`) in the
 Delta table ``<lake>/system/quality_scores``.
 
-It scores the last ``days`` days of *data time* (received dates up to the newest bronze event, so
-a replayed or simulated history is scored like live data): bronze/events from the Delta table
-(pruned by ``received_at`` file statistics), the daily marts from the current gold publication.
-The scored range is replaced, so re-runs are idempotent. Its warning check
+It scores the last ``days`` days of *data time* of each table (up to its newest date, so a
+replayed or simulated history is scored like live data): bronze/events by received date from the
+Delta table (pruned by ``received_at`` file statistics), the daily marts by their date column from
+the current gold publication. Each table's scored range is replaced, so re-runs are idempotent. Its warning check
 ``quality_scores_meet_target`` fails when a table misses the target (more than 95 % complete and
 valid) on the newest day.
 """
@@ -121,15 +121,19 @@ def compute_scores(settings: Settings, config: QualityScoresConfig) -> pl.DataFr
             for rule in MART_RULES:
                 if rule.table not in publication.models:
                     continue
-                mart = gold.read_mart(settings, rule.table).filter(
-                    pl.col(rule.date_column).cast(pl.Date) >= since
-                )
+                mart = gold.read_mart(settings, rule.table)
+                if mart.is_empty():
+                    continue
+                # the mart's own data time: its newest date and the days before it
+                newest_day = mart[rule.date_column].cast(pl.Date).max()
+                first_day = newest_day - dt.timedelta(days=config.days - 1)
+                mart = mart.filter(pl.col(rule.date_column).cast(pl.Date) >= first_day)
                 frames.append(mart_scores(rule, mart, dims, config.target))
-    return pl.concat(frames).filter(pl.col("date") >= since).sort("date", "table")
+    return pl.concat(frames).sort("date", "table")
 
 
-def write_scores(settings: Settings, scores: pl.DataFrame, since: dt.date) -> None:
-    """Replace the scored range (``date >= since``) of the scores table."""
+def write_scores(settings: Settings, scores: pl.DataFrame) -> None:
+    """Replace, table by table, the scored range (from the table's first scored date on)."""
     from deltalake import write_deltalake
 
     path = settings.table_path(*SCORES_TABLE)
@@ -138,7 +142,9 @@ def write_scores(settings: Settings, scores: pl.DataFrame, since: dt.date) -> No
         path.mkdir(parents=True, exist_ok=True)
         write_deltalake(str(path), data, mode="append")
         return
-    write_deltalake(str(path), data, mode="overwrite", predicate=f"date >= '{since.isoformat()}'")
+    ranges = scores.group_by("table").agg(pl.col("date").min()).sort("table").rows()
+    predicate = " OR ".join(f"(\"table\" = '{t}' AND date >= '{d.isoformat()}')" for t, d in ranges)
+    write_deltalake(str(path), data, mode="overwrite", predicate=predicate)
 
 
 def read_scores(settings: Settings) -> pl.DataFrame:
@@ -176,15 +182,15 @@ def quality_scores(
         yield dg.MaterializeResult(metadata={"table_days": 0, "note": "no bronze events yet"})
         yield dg.AssetCheckResult(passed=True, check_name="quality_scores_meet_target")
         return
-    since = scores["date"].min()
-    write_scores(settings, scores, since)
-    newest = scores.filter(pl.col("date") == scores["date"].max())
+    write_scores(settings, scores)
+    # each table's newest scored day
+    newest = scores.filter(pl.col("date") == pl.col("date").max().over("table"))
     missing = newest.filter(~pl.col("meets_target"))
     yield dg.MaterializeResult(
         metadata={
             "table_days": scores.height,
             "dagster/row_count": scores.height,
-            "from": str(since),
+            "from": str(scores["date"].min()),
             "to": str(scores["date"].max()),
             "tables_meeting_target_newest_day": f"{newest.height - missing.height}/{newest.height}",
             "preview": dg.MetadataValue.md(_markdown(newest)),

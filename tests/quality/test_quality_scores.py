@@ -170,3 +170,18 @@ def test_score_is_the_weighted_mean():
     [row] = with_score(frame).iter_rows(named=True)
     assert row["score"] == pytest.approx(0.25 + 0.25 * 0.9 + 0.2 + 0.15 * 0.5 + 0.15)
     assert row["meets_target"] is False  # validity 0.9
+
+
+def test_mart_without_references_is_fully_consistent():
+    rule = next(r for r in MART_RULES if r.table == "rev_daily_by_stream")
+    frame = pl.DataFrame(
+        {
+            "revenue_date": [D1, D1, D2],
+            "revenue_stream": ["subscriptions", "program_sales", "subscriptions"],
+            "gross_revenue": [10.0, 5.0, None],
+            "net_revenue": [10.0, 5.0, 1.0],
+        }
+    )
+    scores = mart_scores(rule, frame, {})
+    assert scores["consistency"].to_list() == [1.0, 1.0]
+    assert scores["completeness"].to_list() == pytest.approx([1.0, 3 / 4])
