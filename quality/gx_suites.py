@@ -192,6 +192,27 @@ def file_context(root: Path, docs_dir: Path) -> Any:
 
 
 DOCS_SITE = "pulse_quality"
+# Validation results kept per suite in the GX store and the Data Docs site: the site is rebuilt
+# from the store after every run, so an unbounded store would make every build slower.
+KEEP_VALIDATIONS = 20
+
+
+def prune_validations(root: Path, docs_dir: Path, keep: int = KEEP_VALIDATIONS) -> int:
+    """Delete all but the newest ``keep`` validation runs of each suite from the file context's
+    store (``<root>/gx/uncommitted/validations``) and from the rendered site; returns how many
+    runs were removed. GX lays runs out as ``<suite path>/__none__/<run time>/`` (sortable)."""
+    import shutil
+
+    removed = 0
+    for base in (root / "gx" / "uncommitted" / "validations", docs_dir / "validations"):
+        if not base.exists():
+            continue
+        for runs in base.rglob("__none__"):
+            ordered = sorted(p for p in runs.iterdir() if p.is_dir())
+            for old in ordered[: max(len(ordered) - keep, 0)]:
+                shutil.rmtree(old, ignore_errors=True)
+                removed += 1
+    return removed
 
 
 def build_data_docs(context: Any) -> str:

@@ -50,12 +50,11 @@ def run_suites(
     assets: Mapping[str, dg.AssetKey],
 ) -> dict[str, SuiteResult]:
     """Validate, append the results to the results table and rebuild the Data Docs."""
-    from quality.gx_suites import build_data_docs, file_context, validate_all
+    from quality.gx_suites import build_data_docs, file_context, prune_validations, validate_all
     from quality.results import append_results
 
-    context = file_context(
-        settings.data_dir.joinpath(*GX_DIR), settings.data_dir.joinpath(*DOCS_DIR)
-    )
+    root, docs = settings.data_dir.joinpath(*GX_DIR), settings.data_dir.joinpath(*DOCS_DIR)
+    context = file_context(root, docs)
     results = validate_all(suites, dict(frames), context=context)
     append_results(
         settings,
@@ -63,6 +62,7 @@ def run_suites(
         results,
         {s.name: assets[s.table].to_user_string() for s in suites},
     )
+    prune_validations(root, docs)  # the table above keeps the full history
     build_data_docs(context)
     return results
 

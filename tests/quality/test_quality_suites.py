@@ -113,3 +113,18 @@ def test_missing_table_fails_its_suite_and_bad_severity_is_rejected():
     assert "stg_app_plans is missing" in result.describe()
     with pytest.raises(ValueError, match="severity 'fatal'"):
         Suite("x", "t", (ExpectationGroup("keys", "fatal", list),))  # type: ignore[arg-type]
+
+
+def test_prune_keeps_the_newest_validation_runs_per_suite(tmp_path):
+    from quality.gx_suites import prune_validations
+
+    root, docs = tmp_path / "gx_root", tmp_path / "docs"
+    store = root / "gx" / "uncommitted" / "validations"
+    for suite in ("marts/fct_sessions_suite", "bronze/events_suite"):
+        for stamp in ("20260101T000000Z", "20260102T000000Z", "20260103T000000Z"):
+            (store / suite / "__none__" / stamp).mkdir(parents=True)
+            (docs / "validations" / suite / "__none__" / stamp).mkdir(parents=True)
+    assert prune_validations(root, docs, keep=2) == 4  # one per suite, in store and site
+    left = sorted(p.name for p in (store / "marts/fct_sessions_suite/__none__").iterdir())
+    assert left == ["20260102T000000Z", "20260103T000000Z"]
+    assert prune_validations(root, docs, keep=2) == 0
