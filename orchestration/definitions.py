@@ -24,8 +24,12 @@ from orchestration.assets.platform import (
 )
 from orchestration.assets.publish import GOLD_PUBLICATION, build_gold_publication
 from orchestration.assets.quality import QUALITY_ASSETS, QUALITY_JOBS, QUALITY_SCHEDULES
+from orchestration.assets.quality_scores import QUALITY_SCORE_ASSETS
 from orchestration.assets.retention import RETENTION_ASSETS
+from orchestration.checks.bronze import CHECKS as BRONZE_CHECKS
 from orchestration.checks.exec_daily_kpis import CHECKS
+from orchestration.checks.marts import CHECKS as MART_CHECKS
+from orchestration.checks.staging import CHECKS as STAGING_CHECKS
 from orchestration.dbt_project import pulse_dbt_project, require_manifest
 from orchestration.jobs import JOBS, incremental_job
 from orchestration.privacy import privacy_erase_job
@@ -69,7 +73,8 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     gold_models = tagged(models_from_manifest(manifest), GOLD_TAG)
     # Downstream of every gold model and of every asset with a blocking check: a failed dbt
     # error-severity test or blocking check skips publication.
-    checked = [c.asset_key for c in CHECKS for c in c.check_specs if c.blocking]
+    checks = [*CHECKS, *BRONZE_CHECKS, *STAGING_CHECKS, *MART_CHECKS]
+    checked = [c.asset_key for c in checks for c in c.check_specs if c.blocking]
     publication = build_gold_publication(
         gold_models, [*_gold_keys(dbt_assets, {m.name for m in gold_models}), *checked]
     )
@@ -87,10 +92,11 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             *ML_ASSETS,
             *MAINTENANCE_ASSETS,
             *QUALITY_ASSETS,
+            *QUALITY_SCORE_ASSETS,
             *PLATFORM_ASSETS,
             *RETENTION_ASSETS,
         ],
-        asset_checks=CHECKS,
+        asset_checks=checks,
         jobs=jobs,
         schedules=[*build_schedules(partitioned), *QUALITY_SCHEDULES, *PLATFORM_SCHEDULES],
         sensors=[*SENSORS, build_bronze_events_sensor(partitioned), *PLATFORM_SENSORS],
