@@ -186,8 +186,3 @@ def test_full_refresh_equals_daily_incremental_runs(warehouses: dict, model: str
         }
         got = {name: con.sql(sql).fetchall()[0][0] for name, sql in counts.items()}
     assert got["rows_a"] == got["rows_b"] and got["only_a"] == got["only_b"] == 0, got
-
-
-def test_runs_are_quick(warehouses: dict) -> None:
-    # Generous bounds for a shared 2-core machine; the measured numbers are in the report.
-    assert warehouses["timings"]["b_daily_max"] < 30, warehouses["timings"]
