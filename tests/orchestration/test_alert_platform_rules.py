@@ -74,3 +74,29 @@ def test_a_metric_names_exactly_one_dataset():
             parse_rules({"rules": [{"name": "r", "source": source, "severity": "warning"}]})
     with pytest.raises(AlertRulesError, match="system"):
         parse_rules({"rules": [{"name": "r", "source": {**base, "table": "bronze/events"}}]})
+
+
+def test_a_quarantine_spike_in_the_quality_scores_fires_the_packaged_rule(tmp_path):
+    import polars as pl
+    from deltalake import write_deltalake
+
+    from quality.scores import SCORES_SCHEMA
+
+    settings = Settings(data_dir=tmp_path)
+    day = NOW.date()
+    rows = [
+        {"date": day - dt.timedelta(days=d), "table": "bronze.events", "rows": 1000,
+         "completeness": 1.0, "validity": validity, "uniqueness": 1.0, "timeliness": 1.0,
+         "consistency": 1.0, "score": 0.9, "target": 0.95, "meets_target": validity > 0.95}
+        for d, validity in ((3, 0.99), (2, 0.99), (1, 0.98), (0, 0.91))
+    ]  # fmt: skip
+    path = settings.table_path("system", "quality_scores")
+    path.mkdir(parents=True)
+    write_deltalake(str(path), pl.DataFrame(rows, schema=SCORES_SCHEMA).to_arrow())
+    packaged = load_rules()
+    rules = packaged.model_copy(
+        update={"rules": [r for r in packaged.rules if r.name == "quarantine-ratio-high"]}
+    )
+    fired = _fired(settings, rules)
+    assert "system/quality_scores.validity" in fired["quarantine-ratio-high"]
+    assert "0.91" in fired["quarantine-ratio-high"]
