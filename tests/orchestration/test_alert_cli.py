@@ -9,6 +9,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
+from orchestration.alerting.rules import load_rules
 from orchestration.alerting.store import Occurrence, history, record_event, record_occurrence
 from pulse.cli import main
 from pulse.metadata import engine_for
@@ -102,5 +103,6 @@ def test_validate_reports_rule_errors_and_accepts_the_default(pulse_settings, tm
     assert result.exit_code == 1
     assert "unknown channel 'pagerduty'" in result.output
     ok = cli.invoke(main, ["alerts", "validate", "--no-definitions"])
-    assert ok.exit_code == 0 and "5 rule(s) valid" in ok.output
+    packaged = len(load_rules().rules)
+    assert ok.exit_code == 0 and f"{packaged} rule(s) valid" in ok.output
     assert cli.invoke(main, ["alerts", "list"]).output.strip() == "no open alerts"
