@@ -30,6 +30,7 @@ each week raise about one false alarm at most) and a material effect size (``min
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,7 @@ import orjson
 import polars as pl
 from scipy import stats
 
+_JSON_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 KINDS = ("volume_drop", "volume_spike", "missing", "null_rate", "duplicates", "late")
 
 
@@ -287,7 +289,8 @@ def _null_flags(frame: pl.DataFrame, max_props_per_series: int = 12) -> pl.DataF
                 continue
             if isinstance(parsed, dict):
                 for k in parsed:
-                    if k not in seen and len(seen) < max_props_per_series:
+                    plain = _JSON_KEY.match(k) is not None  # addressable by a JSONPath
+                    if plain and k not in seen and len(seen) < max_props_per_series:
                         seen.append(k)
     parts = []
     for series, keys in keys_per_series.items():
