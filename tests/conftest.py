@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
 import pytest
 
 from pulse.settings import Settings, get_settings
@@ -13,4 +20,67 @@ def pulse_settings(tmp_path, monkeypatch) -> Settings:
     monkeypatch.setenv("PULSE_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
     yield get_settings()
+    get_settings.cache_clear()
+
+
+# ---- one demo run shared by the end-to-end and metric-correctness suites --------------------------
+# The user's path (`pulse demo --no-serve` in a subprocess) takes minutes; both suites read the same
+# world, so it runs once per session. Fixed dates: the world is the same on every run.
+DEMO_USERS = 300
+DEMO_DAYS = 45
+DEMO_SEED = 3
+DEMO_END_DATE = date(2026, 3, 1)  # exclusive: the world covers [DEMO_END_DATE - DEMO_DAYS, ...)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> tuple[Path, str]:
+    """``pulse demo --no-serve`` once: (its data dir, its stdout).
+
+    ``PULSE_DEMO_TEST_DATA_DIR`` reuses a data dir already built by that same command with the
+    arguments above (for iterating on marts or tests without re-running the demo); stdout is then
+    empty."""
+    reuse = os.environ.get("PULSE_DEMO_TEST_DATA_DIR")
+    if reuse:
+        return Path(reuse), ""
+    data_dir = tmp_path_factory.mktemp("demo") / "data"
+    env = {
+        **os.environ,
+        "PULSE_DATA_DIR": str(data_dir),
+        "PULSE_COLLECTOR_PORT": str(_free_port()),
+        "PULSE_FLUSH_INTERVAL_SECONDS": "1",
+    }
+    args = ["--users", str(DEMO_USERS), "--days", str(DEMO_DAYS), "--seed", str(DEMO_SEED)]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pulse.cli",
+            "demo",
+            "--no-serve",
+            *args,
+            "--end-date",
+            str(DEMO_END_DATE),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return data_dir, result.stdout
+
+
+@pytest.fixture(scope="module")
+def demo_settings(demo_run) -> Settings:
+    """Settings pointing at the shared demo's data dir (the environment too, for children)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PULSE_DATA_DIR", str(demo_run[0]))
+        get_settings.cache_clear()
+        yield get_settings()
     get_settings.cache_clear()

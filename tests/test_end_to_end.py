@@ -10,10 +10,6 @@ from the simulator's raw events (deduplicated on messageId, malformed ones dropp
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from datetime import date
 
 import orjson
@@ -22,12 +18,10 @@ import pytest
 from deltalake import DeltaTable
 
 from lake.gold import mart_path, read_mart
-from pulse.settings import Settings, get_settings
+from pulse.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-END_DATE = date(2026, 3, 2)  # fixed, so the world is the same on every run
-DAYS = 14
 
 # The written definitions (docs/metrics.md), restated here independently of the dbt macros.
 ACTIVITY_TYPES = {"track", "page", "screen"}
@@ -42,37 +36,12 @@ GROSS_REVENUE_EVENTS = {"Program Purchased", "Subscription Started", "Subscripti
 REFUND_EVENTS = {"Program Refunded"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    """Run the user's path once for the module: ``pulse demo --no-serve`` in a subprocess."""
-    data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    env = {
-        **os.environ,
-        "PULSE_DATA_DIR": str(data_dir),
-        "PULSE_COLLECTOR_PORT": str(_free_port()),
-        "PULSE_FLUSH_INTERVAL_SECONDS": "1",
-    }
-    args = ["--users", "150", "--days", str(DAYS), "--seed", "11", "--end-date", str(END_DATE)]
-    result = subprocess.run(
-        [sys.executable, "-m", "pulse.cli", "demo", "--no-serve", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "phase timings:" in result.stdout
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PULSE_DATA_DIR", str(data_dir))
-        get_settings.cache_clear()
-        yield get_settings(), result.stdout
-    get_settings.cache_clear()
+def pipeline(demo_run, demo_settings):
+    """The shared ``pulse demo --no-serve`` run (tests/conftest.py): (settings, its stdout)."""
+    stdout = demo_run[1]
+    assert not stdout or "phase timings:" in stdout
+    return demo_settings, stdout
 
 
 def _valid_messages(settings: Settings) -> pl.DataFrame:
@@ -146,7 +115,7 @@ def test_mart_dau_and_revenue_match_an_independent_recomputation(pipeline):
     expected = _expected_daily(settings)
 
     joined = mart.join(expected, left_on="kpi_date", right_on="day", how="full", coalesce=True)
-    assert joined.height == DAYS
+    assert joined.height == mart.height == expected.height  # every day of the world, both sides
     assert joined["dau"].to_list() == joined["dau_right"].fill_null(0).to_list()
     for got, want in zip(joined["revenue"], joined["revenue_right"].fill_null(0.0), strict=True):
         assert got == pytest.approx(want, abs=0.005)

@@ -1,7 +1,7 @@
 """Headline metrics of the marts against an independent recomputation (issue 4, Correctness).
 
-The real pipeline runs once for the module (``pulse demo --no-serve`` in a subprocess, its own data
-dir and collector port). Every metric is then recomputed in polars from the simulator's raw
+The real pipeline runs once per test session (``pulse demo --no-serve`` in a subprocess, shared with
+the end-to-end suite: ``demo_run`` in tests/conftest.py). Every metric is then recomputed in polars from the simulator's raw
 messages (``sim/events.parquet``: malformed ones per ``ground_truth.json`` removed, and those of
 users who had withdrawn analytics consent, which the collector drops; deduplicated on messageId) following the *written* definitions of docs/metrics.md — not the SQL — and compared
 with the published marts (``lake.gold.read_mart``). Where the simulator's ground truth knows the
@@ -14,24 +14,16 @@ Tolerances: counts and rates of counts are exact. Money is summed in floating po
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from datetime import date, datetime, timedelta
 
 import orjson
 import polars as pl
 import pytest
 
-from pulse.settings import Settings, get_settings
+from pulse.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-END_DATE = date(2026, 3, 1)  # exclusive: the world covers [END_DATE - DAYS, END_DATE)
-DAYS = 45
-USERS = 300
-SEED = 3
 MONEY_ABS = 0.005  # USD: float sums in a different order
 
 # The written definitions (docs/metrics.md), restated here independently of the dbt macros.
@@ -49,56 +41,10 @@ REFUND_EVENTS = ("Program Refunded",)
 FUNNEL_WINDOW = timedelta(days=14)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory) -> Settings:
-    """Run the user's path once: ``pulse demo --no-serve`` in a subprocess.
-
-    ``PULSE_METRICS_TEST_DATA_DIR`` reuses a data dir already built by that same command (for
-    iterating on the marts without re-running the demo)."""
-    reuse = os.environ.get("PULSE_METRICS_TEST_DATA_DIR")
-    if reuse:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("PULSE_DATA_DIR", reuse)
-            get_settings.cache_clear()
-            yield get_settings()
-        get_settings.cache_clear()
-        return
-    data_dir = tmp_path_factory.mktemp("metrics") / "data"
-    env = {
-        **os.environ,
-        "PULSE_DATA_DIR": str(data_dir),
-        "PULSE_COLLECTOR_PORT": str(_free_port()),
-        "PULSE_FLUSH_INTERVAL_SECONDS": "1",
-    }
-    args = ["--users", str(USERS), "--days", str(DAYS), "--seed", str(SEED)]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pulse.cli",
-            "demo",
-            "--no-serve",
-            *args,
-            "--end-date",
-            str(END_DATE),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PULSE_DATA_DIR", str(data_dir))
-        get_settings.cache_clear()
-        yield get_settings()
-    get_settings.cache_clear()
+def settings(demo_settings) -> Settings:
+    """The shared ``pulse demo --no-serve`` run (tests/conftest.py)."""
+    return demo_settings
 
 
 def read_mart(settings: Settings, name: str) -> pl.DataFrame:
