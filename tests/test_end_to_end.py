@@ -224,13 +224,15 @@ def test_no_pii_is_stored_anywhere(pipeline):
         folder = path.relative_to(settings.data_dir).parts[0]
         checked.append(folder)
         text = _text_of(path)
-        # HTML reports embed third-party JavaScript whose licence headers carry their authors'
-        # emails: there, only the simulator's own values are searched for.
-        match = email.search(text) if folder != "reports" else None
+        # HTML reports embed third-party JavaScript, and the GX Data Docs site ships fonts and
+        # scripts, whose licence headers carry their authors' emails: there, only the simulator's
+        # own values are searched for.
+        vendored = folder == "reports" or (folder == "quality" and "static" in path.parts)
+        match = email.search(text) if not vendored else None
         assert not match, f"email in clear in {path}: {match.group()!r}"
         found = [m for m in pattern.findall(text) if m in needles]
         assert not found, f"{needles[found[0]]} in clear in {path}: {found[0]!r}"
-        emails = [n for n, kind in needles.items() if kind == "email" and folder == "reports"]
+        emails = [n for n, kind in needles.items() if kind == "email" and vendored]
         assert not [e for e in emails if e in text], f"email in clear in {path}"
     assert {"lake", "wal", "warehouse"} <= set(checked), set(checked)
     assert any("_delta_log" in str(p) for p in settings.data_dir.rglob("*.json"))

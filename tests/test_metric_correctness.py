@@ -314,9 +314,11 @@ def test_mrr_follows_subscription_events(settings, events, truth):
     withdrawn = truth["consent"]["withdrawn_users"]
     visible = visible.filter(~pl.col("user_id").is_in(withdrawn))
     true_mrr = sum(prices.get(p, 0.0) for p in visible["plan"])
-    theirs = _expected_mrr(events.filter(pl.col("user_id").is_in(withdrawn)), days).row(
-        -1, named=True
-    )
+    theirs = _expected_mrr(
+        events.filter(pl.col("user_id").is_in(withdrawn)),
+        days,
+        users.filter(pl.col("user_id").is_in(withdrawn)),
+    ).row(-1, named=True)
     last = joined.row(-1, named=True)
     assert last["mrr_right"] - theirs["mrr"] == pytest.approx(true_mrr, abs=0.01)
     assert last["paying_subscribers_right"] - theirs["paying_subscribers"] == visible.height
