@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import DeltaTable
 
 from pulse.settings import Settings
 
@@ -95,7 +95,7 @@ def audit_path(settings: Settings) -> Path:
 
 def record(settings: Settings, entries: AuditEntry | Sequence[AuditEntry]) -> int:
     """Append entries in one Delta commit; returns how many were written."""
-    from lake.writer import MAX_COMMIT_RETRIES, create_table
+    from lake.writer import append_table
 
     batch = [entries] if isinstance(entries, AuditEntry) else list(entries)
     if not batch:
@@ -117,16 +117,7 @@ def record(settings: Settings, entries: AuditEntry | Sequence[AuditEntry]) -> in
             else None
         )
     table = pa.Table.from_pydict(columns, schema=AUDIT_SCHEMA)
-    path = audit_path(settings)
-    path.mkdir(parents=True, exist_ok=True)
-    create_table(path, AUDIT_SCHEMA, [])
-    write_deltalake(
-        str(path),
-        table,
-        mode="append",
-        commit_properties=CommitProperties(max_commit_retries=MAX_COMMIT_RETRIES),
-    )
-    return table.num_rows
+    return append_table(audit_path(settings), table)
 
 
 def read(

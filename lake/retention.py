@@ -983,10 +983,8 @@ def runs_path(settings: Settings) -> Path:
 def write_run_history(settings: Settings, report: RetentionReport, actor: str | None = None) -> int:
     """Append the run's actions to ``system/retention_runs`` (one row per action, or one
     ``nothing_expired`` row), one commit."""
-    from deltalake import CommitProperties, write_deltalake
 
     from lake.audit import default_actor
-    from lake.writer import MAX_COMMIT_RETRIES, create_table
 
     base = {
         "run_id": report.run_id,
@@ -1020,17 +1018,9 @@ def write_run_history(settings: Settings, report: RetentionReport, actor: str | 
             "conflicts_retried": 0,
         }
     ]
-    table = pa.Table.from_pylist(rows, schema=RUNS_SCHEMA)
-    path = runs_path(settings)
-    path.mkdir(parents=True, exist_ok=True)
-    create_table(path, RUNS_SCHEMA, [])
-    write_deltalake(
-        str(path),
-        table,
-        mode="append",
-        commit_properties=CommitProperties(max_commit_retries=MAX_COMMIT_RETRIES),
-    )
-    return table.num_rows
+    from lake.writer import append_table
+
+    return append_table(runs_path(settings), pa.Table.from_pylist(rows, schema=RUNS_SCHEMA))
 
 
 def read_run_history(settings: Settings) -> pa.Table:

@@ -72,6 +72,21 @@ def create_table(
             time.sleep(0.05 * (attempt + 1))
 
 
+def append_table(path: Path, data: pa.Table, partition_by: list[str] | None = None) -> int:
+    """Append ``data`` in one commit to the Delta table at ``path``, creating it with the data's
+    schema on first use (for the small system tables: audit log, run histories, telemetry)."""
+    path.mkdir(parents=True, exist_ok=True)
+    create_table(path, data.schema, partition_by or [])
+    write_deltalake(
+        str(path),
+        data,
+        mode="append",
+        partition_by=partition_by,
+        commit_properties=CommitProperties(max_commit_retries=MAX_COMMIT_RETRIES),
+    )
+    return data.num_rows
+
+
 def collector_app_id(collector_id: str, table: str) -> str:
     return f"pulse-collector-{collector_id}-{table}"
 

@@ -128,9 +128,7 @@ def probe_services(
 
 def append(settings: Settings, table: str, rows: list[dict[str, Any]]) -> int:
     """Append rows to ``system/<table>`` (one commit; the table is created on first use)."""
-    from deltalake import CommitProperties, write_deltalake
-
-    from lake.writer import MAX_COMMIT_RETRIES, create_table
+    from lake.writer import append_table
 
     if not rows:
         return 0
@@ -138,16 +136,7 @@ def append(settings: Settings, table: str, rows: list[dict[str, Any]]) -> int:
     data = pa.Table.from_arrays(
         [pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema], schema=schema
     )
-    path = settings.table_path("system", table)
-    path.mkdir(parents=True, exist_ok=True)
-    create_table(path, schema, [])
-    write_deltalake(
-        str(path),
-        data,
-        mode="append",
-        commit_properties=CommitProperties(max_commit_retries=MAX_COMMIT_RETRIES),
-    )
-    return data.num_rows
+    return append_table(settings.table_path("system", table), data)
 
 
 def _dir_bytes(path: Path) -> int:
