@@ -120,7 +120,7 @@ def evaluate_seed(
 
 
 def run(
-    seeds: list[int], users: int = 2000, days: int = 42, incidents: int = 6
+    seeds: list[int], users: int = 6000, days: int = 42, incidents: int = 6
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[SeedScore]]:
     started = time.perf_counter()
     scores = [evaluate_seed(s, users, days, incidents) for s in seeds]

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -103,3 +104,72 @@ def prepare_manifest(settings: Settings, force: bool = False) -> Path:
         )
     path.touch()  # partial parsing may leave the mtime alone; mark it fresh
     return path
+
+
+# ---- partial parsing at run time -----------------------------------------------------------------
+# dbt re-parses the whole project (~10-20 s here) whenever its saved parse was made with another
+# profile, and the profile holds the warehouse path, i.e. the data dir. The install-time parse
+# (above) has the default data dir, so without this every Dagster dbt step of any other data dir
+# (tests, a deployment's own PULSE_DATA_DIR) parsed from scratch. Each data dir keeps its own
+# target dir with a parse made with its own profile; Dagster's dbt invocations write beneath it
+# (DBT_TARGET_PATH) and start from that parse.
+
+KEEP_INVOCATIONS = 30  # invocation directories (compiled SQL, run_results.json) kept per data dir
+
+
+def dbt_target_dir(settings: Settings) -> Path:
+    return settings.data_dir / "dbt" / "target"
+
+
+def warm_partial_parse(settings: Settings) -> Path:
+    """Ensure ``<data dir>/dbt/target/partial_parse.msgpack`` matches this data dir's profile and
+    the current manifest; prune old invocation directories. Safe to call from parallel steps:
+    the file is produced in a private directory and moved into place atomically."""
+    target = dbt_target_dir(settings)
+    saved = target / "partial_parse.msgpack"
+    manifest = require_manifest()
+    if saved.exists() and saved.stat().st_mtime >= manifest.stat().st_mtime:
+        _prune_invocations(target)
+        return saved
+    target.mkdir(parents=True, exist_ok=True)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    private = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
+    try:
+        cmd = [
+            _dbt_executable(),
+            "parse",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(private),
+            "--quiet",
+        ]
+        proc = subprocess.run(
+            cmd,
+            cwd=REPO_DIR,
+            env={**os.environ, **settings.subprocess_env()},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0 or not (private / "partial_parse.msgpack").exists():
+            raise RuntimeError(
+                f"`dbt parse` failed (exit {proc.returncode}):\n"
+                f"{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+            )
+        os.replace(private / "partial_parse.msgpack", saved)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    _prune_invocations(target)
+    return saved
+
+
+def _prune_invocations(target: Path) -> None:
+    runs = sorted(
+        (d for d in target.iterdir() if d.is_dir() and not d.name.startswith(".")),
+        key=lambda d: d.stat().st_mtime,
+    )
+    for old in runs[:-KEEP_INVOCATIONS]:
+        shutil.rmtree(old, ignore_errors=True)

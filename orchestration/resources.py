@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.dbt_project import DBT_PROJECT_DIR
+from orchestration.dbt_project import DBT_PROJECT_DIR, dbt_target_dir
 from pulse.settings import Settings, get_settings
 
 
@@ -42,9 +42,12 @@ class PulseResource(dg.ConfigurableResource):
 @contextlib.contextmanager
 def subprocess_environment(settings: Settings) -> Iterator[None]:
     """Temporarily export the variables dbt's profiles read (DbtCliResource passes ``os.environ``
-    to its subprocess and has no ``env`` option). Only spans the start of the subprocess."""
-    saved = {k: os.environ.get(k) for k in settings.subprocess_env()}
-    os.environ.update(settings.subprocess_env())
+    to its subprocess and has no ``env`` option), and DBT_TARGET_PATH: the data dir's own dbt
+    target (orchestration.dbt_project.warm_partial_parse). Only spans the start of the
+    subprocess."""
+    env = {**settings.subprocess_env(), "DBT_TARGET_PATH": str(dbt_target_dir(settings))}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         yield
     finally:

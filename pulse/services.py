@@ -1,5 +1,5 @@
-"""Start, watch and stop Pulse's long-running services (collector, Dagster UI, Streamlit, dbt docs)
-as child processes bound to 127.0.0.1, with their logs under ``<data>/logs``."""
+"""Start, watch and stop Pulse's long-running services (collector, Dagster UI, Streamlit, GX Data
+Docs, dbt docs) as child processes bound to 127.0.0.1, with their logs under ``<data>/logs``."""
 
 from __future__ import annotations
 
@@ -161,6 +161,35 @@ def start_streamlit(settings: Settings) -> Service:
     )
 
 
+def data_docs_dir(settings: Settings) -> Path:
+    """Where the GX checks build the Data Docs site (orchestration/checks/suites.py)."""
+    return settings.data_dir / "quality" / "data_docs"
+
+
+def start_data_docs(settings: Settings) -> Service:
+    """The Great Expectations Data Docs: a static site, rebuilt by every GX check run, served as
+    files (the page shows the newest build on reload)."""
+    host, port = settings.host, settings.data_docs_port
+    site = data_docs_dir(settings)
+    site.mkdir(parents=True, exist_ok=True)
+    return start(
+        settings,
+        "data_docs",
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            host,
+            "--directory",
+            str(site),
+        ],
+        f"http://{host}:{port}/index.html",
+        f"http://{host}:{port}/",
+    )
+
+
 @contextlib.contextmanager
 def running(services: list[Service]) -> Iterator[list[Service]]:
     try:
@@ -194,11 +223,12 @@ def wait_until_interrupted(services: list[Service]) -> None:
 
 
 def serve_all(settings: Settings) -> None:
-    """Serve the collector, Dagster UI and Streamlit until interrupted."""
+    """Serve the collector, Dagster UI, Streamlit and the GX Data Docs until interrupted."""
     starters = [
         ("Dagster UI", start_dagster, 180),
         ("Streamlit", start_streamlit, 60),
         ("Collector", start_collector, 30),
+        ("Data Docs", start_data_docs, 30),
     ]
     services = [starter(settings) for _, starter, _ in starters]
     with running(services):

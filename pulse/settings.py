@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     dagster_port: int = Field(default=3000, ge=1, le=65535)
     streamlit_port: int = Field(default=8501, ge=1, le=65535)
     docs_port: int = Field(default=8580, ge=1, le=65535)
+    data_docs_port: int = Field(default=8581, ge=1, le=65535)  # Great Expectations Data Docs
 
     # Privacy: key of the keyed hash (HMAC-SHA256) used to pseudonymize PII fields.
     # The default is for the embedded demo only; production must set its own.

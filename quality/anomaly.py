@@ -1,7 +1,8 @@
 """Anomaly detection on the event stream: volume, missing events, null rates, duplicates, late data.
 
 Input is an *observation frame*, one row per received event (bronze/events has these columns):
-``message_id``, ``series`` (the track event name, or the message type for page/screen/identify),
+``message_id``, ``series`` (the track event name, ``screen:<name>`` / ``page:<name>``, or the
+message type for identify/group/alias),
 ``timestamp`` (event time, UTC), ``received_at`` (UTC) and ``properties`` (JSON text).
 
 Detectors, each evaluated every ``step`` on trailing windows (30 and 60 minutes by default), so an
@@ -44,11 +45,15 @@ KINDS = ("volume_drop", "volume_spike", "missing", "null_rate", "duplicates", "l
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    step: dt.timedelta = dt.timedelta(minutes=15)
+    step: dt.timedelta = dt.timedelta(minutes=5)
     windows: tuple[dt.timedelta, ...] = (dt.timedelta(minutes=30), dt.timedelta(minutes=60))
     baseline_weeks: int = 3
     min_expected: float = 10.0  # volume: windows expecting fewer events are not judged
     alpha: float = 1e-6  # tail probability below which a window is anomalous
+    # Spikes are held to a stricter bar: real traffic has surges no weekly baseline knows (monthly
+    # renewals, a trainer's promotion), and the failures that add events (duplicate storms, late
+    # syncs) have detectors of their own.
+    spike_alpha: float = 1e-8
     min_count_delta: int = 8  # volume: at least this many events above/below expectation
     min_volume_ratio: float = 0.5  # volume: observed off by this share of the expectation
     min_rate_delta: float = 0.10  # rates: at least 10 points above the baseline rate
@@ -63,8 +68,8 @@ class DetectorConfig:
             raise ValueError("every window must be a positive multiple of step")
         if self.baseline_weeks < 1:
             raise ValueError("baseline_weeks must be at least 1")
-        if not 0 < self.alpha < 1:
-            raise ValueError("alpha must be in (0, 1)")
+        if not (0 < self.alpha < 1 and 0 < self.spike_alpha < 1):
+            raise ValueError("alpha and spike_alpha must be in (0, 1)")
 
 
 ANOMALY_SCHEMA = {
@@ -183,6 +188,7 @@ def _volume(
         level_base = _nanmedian([_lag(level, k * week) for k in range(1, k_weeks + 1)])
         with np.errstate(divide="ignore", invalid="ignore"):
             factor = np.clip(np.where(level_base > 0, level / level_base, np.nan), 0.5, 2.0)
+        phis: list[float] = []
         for window in cfg.windows:
             width = int(window / grid.step)
             full = _window_sums(arr, width)
@@ -198,6 +204,7 @@ def _volume(
                 continue
             pearson = (obs[train] - expected[train]) ** 2 / expected[train]
             phi = max(1.0, float(np.median(pearson)) / 0.455)
+            phis.append(phi)
             idx = np.nonzero(judged[eval_from:])[0] + eval_from
             if len(idx) == 0:
                 continue
@@ -210,11 +217,56 @@ def _volume(
                     continue
                 if delta < 0 and low[j] < cfg.alpha:
                     kind, p = ("missing" if o == 0 else "volume_drop"), low[j]
-                elif delta > 0 and high[j] < cfg.alpha:
+                elif delta > 0 and high[j] < cfg.spike_alpha:
                     kind, p = "volume_spike", high[j]
                 else:
                     continue
                 rows.append(_row(kind, series, None, grid, t, width, o, e, p))
+        if phis:
+            seen_arr = seen.get((series,), np.zeros_like(arr))
+            rows += _silences(series, arr, seen_arr, factor, max(phis), grid, eval_from, cfg)
+    return rows
+
+
+def _silences(
+    series: str,
+    arr: np.ndarray,
+    seen: np.ndarray,
+    factor: np.ndarray,
+    phi: float,
+    grid: _Grid,
+    eval_from: int,
+    cfg: DetectorConfig,
+) -> list[dict]:
+    """``missing`` when a series has sent nothing since its last event for longer than chance
+    allows: the silence is tested as it stands at each step, not in fixed windows, so an outage
+    that begins mid-window is judged on its own span (no events from before it dilute it)."""
+    week = int(dt.timedelta(weeks=1) / grid.step)
+    # Expected events per bucket: the mean of the same bucket in the baseline weeks (means of
+    # small counts add up without bias over the silence), scaled by the level an hour earlier.
+    lagged = np.stack([_lag(arr, k * week) for k in range(1, cfg.baseline_weeks + 1)])
+    known = np.isfinite(lagged)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_bucket = np.where(known, lagged, 0.0).sum(axis=0) / known.sum(axis=0)
+    per_bucket = per_bucket * _lag(factor, int(dt.timedelta(hours=1) / grid.step))[: len(arr)]
+    cum = np.concatenate([[0.0], np.cumsum(np.nan_to_num(per_bucket, nan=0.0))])
+    unknown = np.concatenate(
+        [[0], np.cumsum(~np.isfinite(per_bucket))]
+    )  # buckets without a baseline
+    # last_nonzero[t]: the last bucket before boundary t with an event seen (-1: none)
+    idx = np.where(seen > 0, np.arange(len(seen)), -1)
+    last_nonzero = np.concatenate([[-1], np.maximum.accumulate(idx)])
+    rows = []
+    for t in range(max(eval_from, 1), grid.n + 1):
+        start = last_nonzero[t] + 1
+        if start >= t or last_nonzero[t] < 0:
+            continue
+        expected = cum[t] - cum[start]
+        if unknown[t] > unknown[start] or expected < cfg.min_expected:
+            continue
+        p = float(_nbinom_tails(np.array([0.0]), np.array([expected]), phi)[0][0])
+        if p < cfg.alpha:
+            rows.append(_row("missing", series, None, grid, t, t - start, 0.0, expected, p))
     return rows
 
 
@@ -299,12 +351,16 @@ def _null_flags(frame: pl.DataFrame, max_props_per_series: int = 12) -> pl.DataF
         sub = frame.filter(pl.col("series") == series).select("series", "timestamp", "properties")
         for key in keys:
             value = pl.col("properties").str.json_path_match(f"$.{key}")
+            # `"key": null` sent explicitly: how a tracking bug usually shows, and measurable even
+            # for an optional property whose absence is normal.
+            explicit = pl.col("properties").str.contains(f'"{key}"\\s*:\\s*null')
             parts.append(
                 sub.select(
                     "series",
                     "timestamp",
                     pl.lit(key).alias("property"),
                     value.is_null().cast(pl.Float64).alias("is_null"),
+                    explicit.fill_null(False).cast(pl.Float64).alias("is_explicit_null"),
                 )
             )
     if not parts:
@@ -314,6 +370,7 @@ def _null_flags(frame: pl.DataFrame, max_props_per_series: int = 12) -> pl.DataF
                 "timestamp": pl.Datetime("us", "UTC"),
                 "property": pl.String,
                 "is_null": pl.Float64,
+                "is_explicit_null": pl.Float64,
             }
         )
     return pl.concat(parts)
@@ -355,8 +412,9 @@ def detect(
     rows = _volume(volume, seen, grid, eval_from, cfg)
 
     nulls = _null_flags(frame)
-    null_hits = _dense(nulls, grid, "timestamp", ["series", "property"], pl.col("is_null"))
-    rows += _rates(null_hits, volume, grid, eval_from, cfg, "null_rate", lambda k: (k[0],))
+    for flag in ("is_null", "is_explicit_null"):
+        null_hits = _dense(nulls, grid, "timestamp", ["series", "property"], pl.col(flag))
+        rows += _rates(null_hits, volume, grid, eval_from, cfg, "null_rate", lambda k: (k[0],))
 
     everything = frame.with_columns(_all=pl.lit("*"))
     received = _dense(everything, grid, "received_at", ["_all"])
@@ -379,6 +437,15 @@ def detect(
     return pl.DataFrame(rows, schema=ANOMALY_SCHEMA).sort("window_end", "kind", "series")
 
 
+def _family_expr() -> pl.Expr:
+    """The alert family of an anomaly kind: a missing event is a volume drop taken to zero."""
+    return (
+        pl.when(pl.col("kind").is_in(["volume_drop", "missing"]))
+        .then(pl.lit("volume_drop"))
+        .otherwise(pl.col("kind"))
+    )
+
+
 def group_alerts(
     anomalies: pl.DataFrame, gap: dt.timedelta = dt.timedelta(hours=1)
 ) -> pl.DataFrame:
@@ -399,14 +466,9 @@ def group_alerts(
                 "min_p_value": pl.Float64,
             }
         )
-    family = (
-        pl.when(pl.col("kind").is_in(["volume_drop", "missing"]))
-        .then(pl.lit("volume_drop"))
-        .otherwise(pl.col("kind"))
-    )
     keys = ["family", "series", "property"]
     return (
-        anomalies.with_columns(family=family)
+        anomalies.with_columns(family=_family_expr())
         .sort([*keys, "window_end"])
         .with_columns(
             _new=(pl.col("window_end").diff().over(keys).fill_null(gap * 2) > gap)

@@ -38,6 +38,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port nobody listens on right now, on 127.0.0.1."""
+    return _free_port()
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> tuple[Path, str]:
     """``pulse demo --no-serve`` once: (its data dir, its stdout).

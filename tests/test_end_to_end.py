@@ -129,6 +129,28 @@ def test_models_and_reports_were_produced(pipeline):
     assert (settings.reports_dir / "drift_report.html").stat().st_size > 10_000
 
 
+def test_the_gx_data_docs_site_is_built_and_served(pipeline, free_port):
+    """`pulse serve` serves the Data Docs the GX checks built: a real HTTP server on 127.0.0.1."""
+    import httpx
+
+    from pulse import services
+
+    settings, _ = pipeline
+    index = services.data_docs_dir(settings) / "index.html"
+    assert index.exists()
+    served = settings.model_copy(update={"data_docs_port": free_port})
+    service = services.start_data_docs(served)
+    with services.running([service]):
+        services.wait_healthy(service, timeout=30)
+        page = httpx.get(service.url, timeout=10)
+        assert page.status_code == 200
+        assert "Data Docs" in page.text or "Great Expectations" in page.text
+        suite = httpx.get(
+            f"{service.url.rsplit('/', 1)[0]}/expectations/marts/dim_users_suite.html"
+        )
+        assert suite.status_code == 200 and "user_id" in suite.text
+
+
 def _text_of(path) -> bytes:
     """The text a file holds, decoded and joined: Parquet and DuckDB compress strings, so their raw
     bytes could hide a value from a plain search. Other files (Delta logs, WAL, logs, SQLite) are

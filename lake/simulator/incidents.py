@@ -70,6 +70,17 @@ class Incident:
         return d
 
 
+def series_name(kind: object, event: object, name: object) -> str | None:
+    """The series a message counts in: its event name for ``track``, ``screen:<name>`` /
+    ``page:<name>`` for screens and pages (each screen has its own volume and properties, so a
+    broken screen is not hidden among the others), else the message type."""
+    if kind == "track":
+        return event if isinstance(event, str) else None
+    if kind in ("screen", "page") and isinstance(name, str) and name:
+        return f"{kind}:{name}"
+    return kind if isinstance(kind, str) else None
+
+
 def observations(world: World) -> pl.DataFrame:
     """The world's valid messages as the lake would receive them.
 
@@ -87,8 +98,8 @@ def observations(world: World) -> pl.DataFrame:
             ts = dt.datetime.fromisoformat(msg["timestamp"].replace("Z", "+00:00"))
         except ValueError:
             continue  # malformed on purpose: quarantined, never observed
-        series = msg.get("event") if msg.get("type") == "track" else msg.get("type")
-        if not isinstance(series, str):
+        series = series_name(msg.get("type"), msg.get("event"), msg.get("name"))
+        if series is None:
             continue
         if send_day != day:
             start = dt.datetime.combine(send_day, dt.time(), dt.UTC)
@@ -96,9 +107,8 @@ def observations(world: World) -> pl.DataFrame:
         else:
             received = ts + dt.timedelta(milliseconds=rng.uniform(50, 3_000))
         props = msg.get("properties")
-        rows.append(
-            (mid, series, ts, received, orjson.dumps(props).decode() if props is not None else None)
-        )
+        body = orjson.dumps(props).decode() if props is not None else None
+        rows.append((mid, series, ts, received, body))
     return pl.DataFrame(rows, schema=OBSERVATION_SCHEMA, orient="row")
 
 
@@ -194,27 +204,39 @@ def random_incidents(
     count: int,
     seed: int,
     min_hourly: float = 20.0,
+    min_effective_drop: float = 30.0,
+    min_presence: float = 0.5,
 ) -> list[Incident]:
     """``count`` non-overlapping incidents of rotating kinds at random times in [start, end).
 
-    Volume and null incidents pick series that carry at least ``min_hourly`` events an hour on
-    average (a rarer event cannot show a change within the hour, whatever the detector).
+    Incidents go where an hour of data can show them (docs/anomaly-detection.md, "What can be
+    detected"), judged at the hours of day each one starts in (its first two clock hours, on
+    average over the frame):
+
+    * volume drops pick series carrying at least ``min_effective_drop`` *effective* events an
+      hour: events per hour divided by the series' index of dispersion (variance / mean of its
+      hourly counts across days; bursty series like API calls carry less information per event).
+      Below that a drop to 20 % cannot be told from chance within the hour at the detector's tail
+      probability (1e-6, for at most one false alarm a week over thousands of windows): Poisson(30)
+      gives P(X <= 6) ~ 1e-6;
+    * null incidents pick series carrying at least ``min_hourly`` events an hour, and a property
+      present on at least ``min_presence`` of the series' events (nulling half of a property that
+      one event in eight carries changes one event an hour).
     """
     rng = random.Random(seed)
+    effective, raw = _hourly_rates(frame)
+    series_names = sorted(frame["series"].unique().drop_nulls().to_list())
+
+    def hours_of(at: dt.datetime) -> tuple[int, int]:
+        return at.hour, (at + dt.timedelta(hours=1)).hour
+
+    def busy_at(at: dt.datetime, rates: dict[tuple[str, int], float], floor: float) -> list[str]:
+        return [
+            s for s in series_names if min(rates.get((s, h), 0.0) for h in hours_of(at)) >= floor
+        ]
+
+    props = _usual_properties(frame, min_presence)
     hours = (frame["timestamp"].max() - frame["timestamp"].min()).total_seconds() / 3600
-    busy = (
-        frame.group_by("series")
-        .len()
-        .filter(pl.col("len") / hours >= min_hourly)
-        .sort("series")["series"]
-        .to_list()
-    )
-    props: dict[str, list[str]] = {}
-    for series in busy:
-        sample = frame.filter(pl.col("series") == series).head(200)["properties"].drop_nulls()
-        keys = sorted({k for p in sample.to_list() for k in (orjson.loads(p) or {})})
-        if keys:
-            props[series] = keys
     slot = (end - start) / count
     incidents = []
     for i in range(count):
@@ -222,26 +244,85 @@ def random_incidents(
         # a random start inside this slot, leaving room for the incident to last
         duration = dt.timedelta(hours=rng.choice((2, 3, 4)))
         latest = slot - duration - dt.timedelta(hours=2)
-        at = start + i * slot + dt.timedelta(seconds=rng.uniform(0, latest.total_seconds()))
-        at = at.replace(second=0, microsecond=0)
-        if kind == "volume_drop":
-            incidents.append(
-                Incident(kind, at, duration, series=rng.choice(busy), keep=rng.choice((0.0, 0.2)))
-            )
-        elif kind == "null_property" and props:
-            series = rng.choice(sorted(props))
-            incidents.append(
-                Incident(
-                    kind,
-                    at,
-                    duration,
-                    series=series,
-                    prop=rng.choice(props[series]),
-                    share=rng.choice((0.5, 1.0)),
+
+        def draw_start(i: int = i, latest: dt.timedelta = latest) -> dt.datetime:
+            at = start + i * slot + dt.timedelta(seconds=rng.uniform(0, latest.total_seconds()))
+            return at.replace(second=0, microsecond=0)
+
+        def candidates(at: dt.datetime, kind: str = kind) -> list[str]:
+            if kind == "volume_drop":
+                return busy_at(at, effective, min_effective_drop)
+            return [s for s in busy_at(at, raw, min_hourly) if s in props]
+
+        at = draw_start()
+        if kind in ("volume_drop", "null_property"):
+            for _ in range(200):  # a time of day when some series is busy enough
+                if candidates(at):
+                    break
+                at = draw_start()
+            options = candidates(at)
+            if not options:
+                raise ValueError(
+                    f"no series is busy enough for a {kind} incident that can be detected within "
+                    "the hour: simulate a bigger world"
                 )
-            )
+            series = rng.choice(options)
+            if kind == "volume_drop":
+                keep = rng.choice((0.0, 0.2))
+                incidents.append(Incident(kind, at, duration, series=series, keep=keep))
+            else:
+                prop, share = rng.choice(props[series]), rng.choice((0.5, 1.0))
+                incidents.append(
+                    Incident(kind, at, duration, series=series, prop=prop, share=share)
+                )
         elif kind == "duplicate_storm":
             incidents.append(Incident(kind, at, duration, factor=rng.choice((2, 3))))
         else:
-            incidents.append(Incident("late_surge", at, duration, events=rng.choice((300, 600))))
+            # one or two hours' worth of the stream's average traffic, whatever the world's size
+            events = round(rng.choice((1.0, 2.0)) * frame.height / hours)
+            incidents.append(Incident("late_surge", at, duration, events=events))
     return incidents
+
+
+def _usual_properties(frame: pl.DataFrame, min_presence: float) -> dict[str, list[str]]:
+    """series -> properties present (not null) on at least ``min_presence`` of 500 of its events."""
+    out: dict[str, list[str]] = {}
+    for (series,), part in frame.group_by("series").head(500).group_by("series"):
+        seen: dict[str, int] = {}
+        for text in part["properties"].to_list():
+            parsed = orjson.loads(text) if text else None
+            if isinstance(parsed, dict):
+                for key, value in parsed.items():
+                    if value is not None:
+                        seen[key] = seen.get(key, 0) + 1
+        usual = sorted(k for k, n in seen.items() if n >= min_presence * part.height)
+        if usual:
+            out[series] = usual
+    return out
+
+
+def _hourly_rates(
+    frame: pl.DataFrame,
+) -> tuple[dict[tuple[str, int], float], dict[tuple[str, int], float]]:
+    """(series, hour of day) -> mean events in that hour, divided by the series' index of
+    dispersion (effective) and as is (raw)."""
+    per_day = frame.group_by(
+        "series",
+        pl.col("timestamp").dt.date().alias("day"),
+        pl.col("timestamp").dt.hour().alias("hour"),
+    ).len()
+    days = max(1, frame["timestamp"].dt.date().n_unique())
+    stats_ = per_day.group_by("series", "hour").agg(
+        # hours of days without a single event count as zero
+        mean=pl.col("len").sum() / days,
+        var=pl.col("len").var(),
+    )
+    dispersion = stats_.group_by("series").agg(
+        d=(pl.col("var") / pl.col("mean")).median().clip(lower_bound=1.0)
+    )
+    rows = stats_.join(dispersion, on="series").select(
+        "series", "hour", "mean", (pl.col("mean") / pl.col("d").fill_null(1.0)).alias("effective")
+    )
+    effective = {(s, h): e for s, h, _, e in rows.iter_rows()}
+    raw = {(s, h): m for s, h, m, _ in rows.iter_rows()}
+    return effective, raw

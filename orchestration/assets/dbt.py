@@ -19,7 +19,10 @@ warehouse (read-only) once the dbt subprocess has exited: dagster-dbt's ``fetch_
 open it while ``dbt build`` still holds DuckDB's one-writer lock.
 """
 
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -27,7 +30,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.assets.bronze import BRONZE_PREFIX
-from orchestration.dbt_project import require_manifest
+from orchestration.dbt_project import DBT_PROJECT_DIR, require_manifest, warm_partial_parse
 from orchestration.partitions import daily_partitions, dbt_build_args, partitioned_dbt_vars
 from orchestration.resources import PulseResource, subprocess_environment
 from orchestration.warehouse import (
@@ -119,6 +122,7 @@ def run_dbt(
 ) -> Iterator[Any]:
     """``dbt <args>`` on the step's subset; events re-emitted after dbt exits, with metadata."""
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    warm_partial_parse(settings)
     with subprocess_environment(settings):  # the subprocess copies the env when it starts
         invocation = dbt.cli(args, context=context)
     events: list[Any] = []
@@ -128,6 +132,8 @@ def run_dbt(
             events.append(event)
     except Exception as exc:  # a failed model/test: still report what was built, then fail
         failure = exc
+    finally:
+        _remove_project_copy(Path(invocation.project_dir))
     outputs = [(e, _model_of(e, context, by_uid)) for e in events if isinstance(e, dg.Output)]
     extra = table_metadata(settings, [m for _, m in outputs if m is not None])
     for event in events:
@@ -138,6 +144,14 @@ def run_dbt(
         yield event
     if failure is not None:
         raise failure
+
+
+def _remove_project_copy(project_dir: Path) -> None:
+    """dagster-dbt runs a selection of over 200 nodes in a copy of the dbt project under the
+    temp dir (to write a selectors.yml) and leaves it there: one copy per step and run."""
+    temp = Path(tempfile.gettempdir()).resolve()
+    if project_dir.resolve() != DBT_PROJECT_DIR.resolve() and temp in project_dir.resolve().parents:
+        shutil.rmtree(project_dir, ignore_errors=True)
 
 
 def has_daily_models(manifest: Mapping[str, Any]) -> bool:

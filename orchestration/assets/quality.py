@@ -33,13 +33,25 @@ def bronze_observations(events_path: Path, since: dt.date) -> pl.DataFrame:
     if not DeltaTable.is_deltatable(str(events_path)):
         return pl.DataFrame()
     table = DeltaTable(str(events_path)).to_pyarrow_table(
-        columns=["message_id", "type", "event", "timestamp", "received_at", "properties"],
+        columns=[
+            "message_id",
+            "type",
+            "event",
+            "name",
+            "timestamp",
+            "received_at",
+            "properties",
+        ],
         filters=[("event_date", ">=", since)],
     )
+    # As lake.simulator.incidents.series_name: screens and pages count per screen/page name.
+    named = pl.col("type").is_in(["screen", "page"]) & (pl.col("name").str.len_chars() > 0)
     return pl.from_arrow(table).select(
         "message_id",
         series=pl.when(pl.col("type") == "track")
         .then(pl.col("event"))
+        .when(named)
+        .then(pl.col("type") + ":" + pl.col("name"))
         .otherwise(pl.col("type"))
         .cast(pl.String),
         timestamp=pl.col("timestamp"),

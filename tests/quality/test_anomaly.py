@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 import pytest
 
 from bench.anomaly import score
-from lake.simulator.incidents import Incident, inject, synthetic_stream
+from lake.simulator.incidents import (
+    Incident,
+    inject,
+    random_incidents,
+    series_name,
+    synthetic_stream,
+)
 from quality.anomaly import DetectorConfig, detect, group_alerts
 
 START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
@@ -94,7 +101,7 @@ def test_a_late_data_surge_is_flagged(frame):
 
 def test_windows_must_be_multiples_of_the_step():
     with pytest.raises(ValueError, match="multiple of step"):
-        DetectorConfig(windows=(dt.timedelta(minutes=20),))
+        DetectorConfig(windows=(dt.timedelta(minutes=22),))
     with pytest.raises(ValueError, match="needs a series"):
         Incident("volume_drop", INCIDENT_AT, dt.timedelta(hours=1))
 
@@ -126,3 +133,77 @@ def test_scoring_counts_detections_within_the_hour_and_attributes_alerts():
     assert (result.detected, result.incidents, result.delays_minutes) == (1, 2, [30.0])
     assert (result.attributable, result.alerts) == (2, 3)
     assert [m["kind"] for m in result.missed] == ["duplicate_storm"]
+
+
+def test_an_outage_starting_mid_step_is_judged_on_its_own_span(frame):
+    """The silence detector starts the window at the last event seen, so the minutes before the
+    outage do not dilute it: flagged as `missing` well within the hour."""
+    at = INCIDENT_AT + dt.timedelta(minutes=2)  # between two 5-minute steps
+    incident = Incident("volume_drop", at, dt.timedelta(hours=3), series="Feature Used", keep=0.0)
+    raw = detect(inject(frame, incident), EVALUATE_FROM, END)
+    silences = raw.filter(
+        (pl.col("kind") == "missing") & (pl.col("window_start") >= INCIDENT_AT)
+    ).sort("window_end")
+    assert not silences.is_empty(), raw
+    first = silences.row(0, named=True)
+    assert first["series"] == "Feature Used" and first["observed"] == 0
+    assert at - dt.timedelta(minutes=5) <= first["window_start"] <= at + dt.timedelta(minutes=5)
+    assert first["window_end"] <= at + dt.timedelta(hours=1)
+
+
+def test_an_optional_property_sent_as_null_is_flagged_by_its_explicit_nulls(frame):
+    """`section` is absent from 60 % of events (normal: too often absent for the absent-or-null
+    rate to be watched); a bug that sends it as JSON null is still caught."""
+    rng = np.random.default_rng(3)
+    home = frame.filter(pl.col("series") == "Feature Used").with_columns(
+        series=pl.lit("screen:Home"),
+        message_id=pl.col("message_id") + "-home",
+        properties=pl.Series(
+            np.where(
+                rng.random(frame.filter(pl.col("series") == "Feature Used").height) < 0.4,
+                '{"section":"for_you"}',
+                "{}",
+            )
+        ),
+    )
+    with_home = pl.concat([frame, home]).sort("timestamp")
+    assert _alerts(with_home).is_empty()
+    incident = Incident(
+        "null_property",
+        INCIDENT_AT,
+        dt.timedelta(hours=2),
+        series="screen:Home",
+        prop="section",
+        share=1.0,
+    )
+    alert = _only(_alerts(inject(with_home, incident)), "null_rate")
+    assert (alert["series"], alert["property"]) == ("screen:Home", "section")
+    assert alert["first_flagged"] <= INCIDENT_AT + dt.timedelta(hours=1)
+
+
+def test_screens_and_pages_are_series_of_their_own():
+    assert series_name("screen", None, "Home") == "screen:Home"
+    assert series_name("page", None, "Pricing") == "page:Pricing"
+    assert series_name("screen", None, None) == "screen"
+    assert series_name("track", "Workout Started", None) == "Workout Started"
+    assert series_name("track", None, None) is None
+    assert series_name("identify", None, None) == "identify"
+
+
+def test_volume_incidents_go_where_a_drop_is_detectable_within_the_hour():
+    """A 5-events-an-hour series can never show a drop within the hour: volume incidents are
+    drawn on series (and at hours of day) that carry enough effective events."""
+    start = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+    stream = synthetic_stream(
+        start,
+        start + dt.timedelta(weeks=3),
+        {"Busy": (40, {"k": 1}), "Rare": (5, {"k": 1})},
+        seed=2,
+    )
+    evaluate_from = start + dt.timedelta(weeks=2)
+    incidents = random_incidents(stream, evaluate_from, start + dt.timedelta(weeks=3), 8, seed=4)
+    drops = [i for i in incidents if i.kind == "volume_drop"]
+    assert drops and {i.series for i in drops} == {"Busy"}
+    # Busy sends 20/h at the trough of its daily cycle (00:00 UTC), 60/h at the peak: it carries
+    # 30 an hour only from about 04:00 to 20:00
+    assert all(3 <= i.start.hour <= 20 for i in drops), [i.start for i in drops]
