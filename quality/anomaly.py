@@ -2,8 +2,8 @@
 
 Input is an *observation frame*, one row per received event (bronze/events has these columns):
 ``message_id``, ``series`` (the track event name, ``screen:<name>`` / ``page:<name>``, or the
-message type for identify/group/alias),
-``timestamp`` (event time, UTC), ``received_at`` (UTC) and ``properties`` (JSON text).
+message type for identify/group/alias), ``timestamp`` (event time, UTC), ``received_at`` (UTC) and
+``properties`` (JSON text).
 
 Detectors, each evaluated every ``step`` on trailing windows (30 and 60 minutes by default), so an
 incident is flagged within an hour of its start in data time:
@@ -14,9 +14,13 @@ incident is flagged within an hour of its start in data time:
   anomaly. Counts are over-dispersed Poisson: the dispersion ``phi`` of each series is estimated
   robustly (median of squared Pearson residuals / 0.455, the chi-square(1) median) from the
   training period, and a negative-binomial tail probability decides. A window with an expected
-  count of at least ``min_expected`` and zero observed is reported as ``missing``.
+  count of at least ``min_expected`` and zero observed is reported as ``missing``; so is a
+  *silence*, a series that has sent nothing since its last event for longer than chance allows
+  (judged from that event on, so minutes before an outage do not dilute it). Spikes need the
+  stricter ``spike_alpha``: real traffic has surges no weekly baseline knows.
 * **null_rate** per (series, property): the share of events whose property is absent or null
-  against its trailing 7-day rate (binomial tail), for properties that are normally present.
+  against its trailing 7-day rate (binomial tail), for properties that are normally present; and
+  the share that send it as an explicit JSON ``null``, for every property.
 * **duplicates**: the share of events whose ``message_id`` was already received (binomial tail
   against the trailing 7-day duplicate rate).
 * **late**: the share of events, by receipt time, that arrive more than ``late_after`` after their
@@ -250,9 +254,7 @@ def _silences(
         per_bucket = np.where(known, lagged, 0.0).sum(axis=0) / known.sum(axis=0)
     per_bucket = per_bucket * _lag(factor, int(dt.timedelta(hours=1) / grid.step))[: len(arr)]
     cum = np.concatenate([[0.0], np.cumsum(np.nan_to_num(per_bucket, nan=0.0))])
-    unknown = np.concatenate(
-        [[0], np.cumsum(~np.isfinite(per_bucket))]
-    )  # buckets without a baseline
+    unknown = np.concatenate([[0], np.cumsum(~np.isfinite(per_bucket))])  # no baseline there
     # last_nonzero[t]: the last bucket before boundary t with an event seen (-1: none)
     idx = np.where(seen > 0, np.arange(len(seen)), -1)
     last_nonzero = np.concatenate([[-1], np.maximum.accumulate(idx)])
