@@ -9,11 +9,13 @@
 
 with
 
-source as (
+source as not materialized (
 
     -- Only the days being rebuilt: event_date is the Delta partition column and the window is a
-    -- constant, so DuckDB pushes it into the Arrow scan and reads only those partitions
-    -- (lake/dbt_plugin.py). The only model that reads bronze/events.
+    -- constant, so DuckDB pushes it into the Parquet scan and reads only those partitions
+    -- (lake/dbt_plugin.py). The only model that reads bronze/events. Not materialized: read
+    -- twice (two narrow columns for candidate_keys, then the rows), two Parquet scans cost less
+    -- than buffering every row with its JSON (~23 s instead of ~48 s at 10M events).
     select *
     from {{ source('lake', 'events') }}
     where {{ event_date_window('event_date') }}
