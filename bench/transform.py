@@ -7,8 +7,8 @@ For each scale a simulated world is streamed to disk (``simulate_to_dir``), bulk
   of models and of tests is known apart; the tests can be stopped after a time limit);
 - a one-day incremental ``dbt run`` of the last day: of the models tagged ``daily`` only (what a
   daily partition rebuilds), the window given as ``PULSE_DBT_MIN_DATE``/``MAX_DATE`` (no re-parse),
-  and of the whole project with ``--vars {min_date: D, max_date: D}`` (as Dagster passes the window
-  today: dbt re-parses; daily models incremental, the other models rebuilt);
+  and of the whole project with ``--vars {min_date: D, max_date: D}`` (as Dagster passed the window
+  before: dbt re-parses; daily models incremental, the other models rebuilt);
 - the marts tagged ``gold`` are published through ``lake.gold`` (as Dagster's publish step does);
 - a fixed set of dashboard-style queries runs on the published Parquet (DuckDB, one in-memory
   connection as a dashboard process keeps), each ``query_runs`` times: p50 / p95;
@@ -386,7 +386,7 @@ def measure_scale(
     inc_daily = run_dbt(
         settings, ["run", *daily_selection], work_dir, timeout=step_timeout, env=one_day_env
     )
-    # The whole project with the window as --vars (as Dagster passes it today, so dbt re-parses):
+    # The whole project with the window as --vars (as Dagster passed it before, so dbt re-parses):
     # the other models rebuild fully.
     inc = run_dbt(settings, ["run", "--vars", one_day, *selection], work_dir, timeout=step_timeout)
     tests = run_dbt(settings, ["test", *selection], work_dir, timeout=test_timeout)

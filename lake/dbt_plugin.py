@@ -7,9 +7,13 @@ run) or registers it as a view on the cursors that exist after the source was lo
 `threads: 2` models fail at random with `... _df does not exist`.
 
 This plugin opens each configured Delta table once per dbt process (one snapshot for the whole
-run) and registers its Arrow dataset on *every* DuckDB cursor dbt creates, under the configured
-name, so every thread sees it. DuckDB scans the dataset with projection and filter pushdown: a
-filter on the partition column (`event_date >= date '...'`) reads only those partitions.
+run) and makes it visible on *every* DuckDB cursor dbt creates, under the configured name, so
+every thread sees it. A plain table (reader protocol 1: no deletion vectors, no column mapping;
+local files) becomes a temp view over DuckDB's own ``read_parquet`` of the snapshot's files, with
+the partition columns read from the hive-style paths: at 10M events a full scan takes ~5.5 s
+instead of ~7.5-14 s through the Arrow dataset (the first step of every full build). Any other
+table is registered as its Arrow dataset. Either way DuckDB pushes projections and filters down:
+a filter on the partition column (`event_date >= date '...'`) reads only those partitions.
 
 The registered names live in DuckDB's per-connection temp catalog, i.e. only inside the dbt
 process, and nothing in the warehouse refers to them: the `lake.events` source renders as the
@@ -30,9 +34,51 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
+
+# DuckDB types of the partition column types read_parquet must parse from hive-style paths.
+_HIVE_TYPES = {
+    pa.date32(): "date",
+    pa.string(): "varchar",
+    pa.large_string(): "varchar",
+    pa.int64(): "bigint",
+    pa.int32(): "integer",
+}
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def parquet_scan_sql(table: DeltaTable) -> str | None:
+    """``read_parquet(...)`` over the current snapshot of ``table``, or None when DuckDB's reader
+    would not read it exactly as Delta does (reader features such as deletion vectors or column
+    mapping, remote files, partition types not mapped here) or there is no file to read."""
+    if table.protocol().min_reader_version > 1:
+        return None
+    files = table.file_uris()
+    if not files:
+        return None
+    paths = [f.removeprefix("file://") for f in files]
+    if any("://" in path for path in paths):
+        return None
+    schema = pa.schema(table.schema().to_arrow())
+    hive_types = {}
+    for column in table.metadata().partition_columns:
+        duck_type = _HIVE_TYPES.get(schema.field(column).type)
+        if duck_type is None:
+            return None
+        hive_types[column] = duck_type
+    types = ", ".join(f"{_sql_string(c)}: {t}" for c, t in hive_types.items())
+    # union_by_name: files written before a column was added lack it (null, as Delta reads it).
+    return (
+        f"read_parquet([{', '.join(_sql_string(p) for p in paths)}], "
+        f"hive_partitioning = {'true' if hive_types else 'false'}, union_by_name = true"
+        + (f", hive_types = {{{types}}})" if hive_types else ")")
+    )
 
 
 class Plugin(BasePlugin):
@@ -56,15 +102,20 @@ class Plugin(BasePlugin):
                 datasets = {}
                 for name, path in self._paths.items():
                     try:
-                        datasets[name] = DeltaTable(path).to_pyarrow_dataset()
+                        table = DeltaTable(path)
                     except TableNotFoundError:
                         self._missing[name] = path
+                        continue
+                    datasets[name] = parquet_scan_sql(table) or table.to_pyarrow_dataset()
                 self._datasets = datasets
             return self._datasets
 
     def configure_cursor(self, cursor) -> None:
         for name, dataset in self._open().items():
-            cursor.register(name, dataset)
+            if isinstance(dataset, str):
+                cursor.execute(f"create or replace temp view {name} as select * from {dataset}")
+            else:
+                cursor.register(name, dataset)
         for name, path in self._missing.items():
             # Fail when (and only when) a model reads it, with a message that says what to do.
             message = f"bronze Delta table {path} does not exist: land events first"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -40,14 +40,20 @@ class PulseResource(dg.ConfigurableResource):
 
 
 @contextlib.contextmanager
-def subprocess_environment(settings: Settings) -> Iterator[None]:
-    """Temporarily export the variables dbt's profiles read (DbtCliResource passes ``os.environ``
-    to its subprocess and has no ``env`` option), and DBT_TARGET_PATH: the data dir's own dbt
-    target (orchestration.dbt_project.warm_partial_parse). Only spans the start of the
-    subprocess."""
-    env = {**settings.subprocess_env(), "DBT_TARGET_PATH": str(dbt_target_dir(settings))}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+def subprocess_environment(
+    settings: Settings, extra: Mapping[str, str] | None = None
+) -> Iterator[None]:
+    """Temporarily export the variables dbt's profiles read, DBT_TARGET_PATH (the data dir's own
+    dbt target: orchestration.dbt_project.warm_partial_parse) and ``extra`` (e.g. a partition
+    window), since DbtCliResource passes ``os.environ`` to its subprocess and has no ``env``
+    option. Only spans the start of the subprocess."""
+    wanted = {
+        **settings.subprocess_env(),
+        "DBT_TARGET_PATH": str(dbt_target_dir(settings)),
+        **(extra or {}),
+    }
+    saved = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
     try:
         yield
     finally:

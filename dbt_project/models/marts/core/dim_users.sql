@@ -20,10 +20,40 @@ user_days as (
 
 user_events as (
 
-    select *
+    -- No JSON payloads here: this CTE feeds several aggregates over every event, and carrying
+    -- context/properties/traits through it read and buffered them for all rows.
+    select
+        user_id,
+        anonymous_id,
+        event_type,
+        event_name,
+        platform,
+        revenue,
+        event_at
     from events
     where user_id is not null
         and coalesce(anonymous_id, '') not in {{ sql_string_list(non_activity_anonymous_ids()) }}
+
+),
+
+profile_events as (
+
+    -- The few events whose JSON dim_users reads (sign-ups, identify calls): the filter is pushed
+    -- into the scan, so the payloads are fetched for these rows only (read from stg_events
+    -- itself, not the `events` CTE: a CTE read twice is materialized with every column either
+    -- reader needs, for all rows).
+    select
+        user_id,
+        event_type,
+        event_name,
+        event_at,
+        context,
+        properties,
+        traits
+    from {{ ref('stg_events') }}
+    where user_id is not null
+        and coalesce(anonymous_id, '') not in {{ sql_string_list(non_activity_anonymous_ids()) }}
+        and (event_name = 'Signed Up' or event_type = 'identify')
 
 ),
 
@@ -40,7 +70,7 @@ signups as (
             ),
             event_at
         ) as signup_channel
-    from user_events
+    from profile_events
     where event_name = 'Signed Up'
     group by user_id
 
@@ -58,7 +88,7 @@ latest_traits as (
             filter (where json_extract_string(traits, '$.plan') is not null) as plan,
         arg_max(json_extract_string(traits, '$.platform'), event_at)
             filter (where json_extract_string(traits, '$.platform') is not null) as platform
-    from user_events
+    from profile_events
     where event_type = 'identify'
     group by user_id
 
