@@ -75,11 +75,9 @@ def _dbt_executable() -> str:
     return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
 
 
-def prepare_manifest(settings: Settings, force: bool = False) -> Path:
-    """Run ``dbt parse`` when the manifest is missing or stale (or ``force``); return its path."""
-    path = manifest_path()
-    if not force and not manifest_is_stale(path):
-        return path
+def _dbt_parse(settings: Settings, target_path: Path | None = None) -> None:
+    """``dbt parse`` with this data dir's environment (into ``target_path``, else the project's
+    own target); raises with dbt's output when it fails."""
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
         _dbt_executable(),
@@ -88,6 +86,7 @@ def prepare_manifest(settings: Settings, force: bool = False) -> Path:
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
+        *(["--target-path", str(target_path)] if target_path is not None else []),
         "--quiet",
     ]
     proc = subprocess.run(
@@ -98,10 +97,20 @@ def prepare_manifest(settings: Settings, force: bool = False) -> Path:
         text=True,
         check=False,
     )
-    if proc.returncode != 0 or not path.exists():
+    if proc.returncode != 0:
         raise RuntimeError(
             f"`dbt parse` failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
         )
+
+
+def prepare_manifest(settings: Settings, force: bool = False) -> Path:
+    """Run ``dbt parse`` when the manifest is missing or stale (or ``force``); return its path."""
+    path = manifest_path()
+    if not force and not manifest_is_stale(path):
+        return path
+    _dbt_parse(settings)
+    if not path.exists():
+        raise RuntimeError(f"`dbt parse` succeeded but wrote no manifest at {path}")
     path.touch()  # partial parsing may leave the mtime alone; mark it fresh
     return path
 
@@ -132,33 +141,11 @@ def warm_partial_parse(settings: Settings) -> Path:
         _prune_invocations(target)
         return saved
     target.mkdir(parents=True, exist_ok=True)
-    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
     try:
-        cmd = [
-            _dbt_executable(),
-            "parse",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(private),
-            "--quiet",
-        ]
-        proc = subprocess.run(
-            cmd,
-            cwd=REPO_DIR,
-            env={**os.environ, **settings.subprocess_env()},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0 or not (private / "partial_parse.msgpack").exists():
-            raise RuntimeError(
-                f"`dbt parse` failed (exit {proc.returncode}):\n"
-                f"{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
-            )
+        _dbt_parse(settings, target_path=private)
+        if not (private / "partial_parse.msgpack").exists():
+            raise RuntimeError(f"`dbt parse` succeeded but wrote no partial parse in {private}")
         os.replace(private / "partial_parse.msgpack", saved)
     finally:
         shutil.rmtree(private, ignore_errors=True)

@@ -116,6 +116,10 @@ def test_materialize_publish_read_during_a_run_then_failed_check_alerts(loaded_w
     second = gold.current(settings)
     assert second.id != first.id and second.models == first.models
     assert first.id in reader.publications  # it read across the flip
+    # Every dbt step started from this data dir's own partial parse: none re-parsed the project.
+    dbt_log = (settings.data_dir / "logs" / "materialize.log").read_text()
+    assert dbt_log.count("Running with dbt") >= 5
+    assert "Unable to do partial parsing" not in dbt_log
     print(f"second run {time.monotonic() - started:.1f}s; {reader.reads} consistent reads")
 
     # Break the KPI mart in the warehouse: a duplicated day and a negative DAU.
