@@ -8,6 +8,8 @@ lives under ``PULSE_DATA_DIR``::
     <data>/sim/                   the simulator's world and its ground truth
     <data>/warehouse/pulse.duckdb dbt's working database (one writer: never read by apps)
     <data>/dagster_home/          Dagster instance (SQLite storage)
+    <data>/dbt/target/            Dagster's dbt invocations (last 30) and this data dir's dbt parse
+    <data>/quality/               GX context, Data Docs site
     <data>/wal/                   the collector's write-ahead log
     <data>/reports/               generated reports (drift HTML, ...)
     <data>/pulse.db               app metadata (sources, alerts) in SQLite
