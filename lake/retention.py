@@ -641,6 +641,8 @@ class _Context:
     # (table, day) a whole-partition policy removes in this run: row-filtered policies skip them
     # (in a dry run those rows are still there and would be counted twice).
     whole_days: set[tuple[str, dt.date]] = field(default_factory=set)
+    # warehouse copy -> the latest cutoff of a whole-day policy applied to it in this run
+    warehouse_cutoffs: dict[str, dt.date] = field(default_factory=dict)
 
 
 def _enforce_partition(
@@ -773,6 +775,104 @@ def _enforce_partition(
         record(ctx.settings, entries)
         return action
     return None  # unreachable: the last attempt returns or raises
+
+
+# Warehouse tables that keep a copy of a bronze table's rows (dbt's incremental staging holds the
+# raw payloads), with the date column and the names there of the bronze columns a policy's `where`
+# may filter on. A policy on the bronze table applies to its copy too: otherwise raw events would
+# outlive their retention in the warehouse.
+WAREHOUSE_COPIES: dict[str, tuple[str, str, dict[str, str]]] = {
+    "bronze/events": (
+        "stg_events",
+        "event_date",
+        {"event": "event_name", "type": "event_type", "source_id": "source_id"},
+    ),
+}
+
+
+def _enforce_warehouse_copy(
+    ctx: _Context, policy: RetentionPolicy, table_name: str, cutoff: dt.date
+) -> RetentionAction | None:
+    """Delete the warehouse copy's rows dated before ``cutoff`` (and matching the policy's
+    ``where``): by cutoff, not by the days removed from bronze in this run, so a run that found the
+    warehouse busy is caught up by the next one. None when there is nothing to remove."""
+    import duckdb
+
+    from lake.audit import AuditEntry, record
+
+    copy = WAREHOUSE_COPIES.get(table_name)
+    path = ctx.settings.warehouse_path
+    if copy is None or not path.exists():
+        return None
+    table, date_column, renames = copy
+    unknown = sorted(set(policy.where or {}) - set(renames))
+    action = RetentionAction(
+        policy=policy.name,
+        table=f"warehouse/{table}",
+        partition=f"{date_column}<{cutoff.isoformat()}",
+        filter=where_predicate(policy.where),
+    )
+    if unknown:
+        action.status = "failed"
+        action.error = (
+            f"the warehouse copy {table} has no column for where: {unknown}; filter on "
+            f"{sorted(renames)} or extend lake.retention.WAREHOUSE_COPIES"
+        )
+        return action
+    where = where_predicate({renames[k]: v for k, v in (policy.where or {}).items()})
+    predicate = f'"{date_column}" < DATE {_quote(cutoff.isoformat())}'
+    if where:
+        predicate += f" AND {where}"
+        # rows a whole-day policy of this run removes (in a dry run: would remove) count there
+        whole = ctx.warehouse_cutoffs.get(table)
+        if whole is not None:
+            predicate += f' AND "{date_column}" >= DATE {_quote(whole.isoformat())}'
+    else:
+        ctx.warehouse_cutoffs[table] = max(cutoff, ctx.warehouse_cutoffs.get(table, cutoff))
+    try:
+        con = duckdb.connect(str(path), read_only=ctx.report.dry_run)
+    except duckdb.IOException as exc:
+        action.status = "failed"
+        action.error = (
+            f"the warehouse {path} is in use by another process (a dbt run?); its copy is "
+            f"pruned by the next retention run ({exc})"
+        )
+        return action
+    with con:
+        found = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'main' and table_name = ?",
+            [table],
+        ).fetchall()[0][0]
+        if not found:
+            return None
+        count = con.execute(f"select count(*) from main.{table} where {predicate}").fetchall()[0][0]
+        if not count:
+            return None
+        action.rows_deleted = count
+        if ctx.report.dry_run:
+            action.status = "would_delete"
+            return action
+        con.execute(f"delete from main.{table} where {predicate}")
+        con.execute("checkpoint")
+    record(
+        ctx.settings,
+        [
+            AuditEntry(
+                "retention_delete",
+                actor=ctx.actor,
+                target=f"warehouse/{table}/{action.partition}",
+                rows=count,
+                details={
+                    "policy": policy.name,
+                    "run_id": ctx.report.run_id,
+                    "as_of": ctx.report.now.isoformat(),
+                    "filter": action.filter,
+                },
+            )
+        ],
+    )
+    return action
 
 
 def _vacuum(ctx: _Context, info: TableInfo) -> int:
@@ -945,6 +1045,19 @@ def enforce(
                     if not policy.where and action.status != "failed":
                         ctx.whole_days.add((name, day))
                     deleted_any = deleted_any or action.status == "deleted"
+            try:
+                copied = _enforce_warehouse_copy(ctx, policy, name, cutoff)
+            except Exception as exc:
+                log.exception("retention of the warehouse copy of %s failed", name)
+                copied = RetentionAction(
+                    policy=policy.name,
+                    table=f"warehouse/{name}",
+                    partition=f"<{cutoff.isoformat()}",
+                    status="failed",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            if copied is not None:
+                report.actions.append(copied)
         if deleted_any:
             summary["vacuumed_files"] = _vacuum(ctx, tables[name])
             _checkpoint(tables[name])

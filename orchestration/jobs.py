@@ -65,11 +65,13 @@ bronze_maintenance_job = dg.define_asset_job(
 )
 
 # Enforce the retention policies (lake/retention.yaml): archive, delete and vacuum expired
-# partitions. Like the maintenance it does not open the warehouse, so it carries no warehouse tag.
+# partitions, and prune the warehouse's copy of expired raw events: it opens the warehouse, so it
+# never overlaps a dbt run.
 retention_job = dg.define_asset_job(
     name="retention_job",
     selection=RETENTION_SELECTION,
     description="Archive, delete and vacuum expired partitions; report what was removed.",
+    tags=WAREHOUSE_TAGS,
 )
 
 JOBS = [

@@ -465,3 +465,91 @@ def test_a_failed_archive_deletes_nothing_and_is_reported(tmp_path):
     assert read_audit(settings).num_rows == 0
     history = retention.read_run_history(settings).to_pylist()
     assert [(h["status"], h["partition"]) for h in history] == [("failed", "event_date=2026-04-01")]
+
+
+def _warehouse_copy(settings: Settings, rows: pa.Table) -> None:
+    """A warehouse holding the raw events' copy as dbt's stg_events does (its column names)."""
+    import duckdb
+
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.register("bronze_rows", rows)
+        con.execute(
+            "create table main.stg_events as select message_id, type as event_type, "
+            "event as event_name, event_date, properties from bronze_rows"
+        )
+
+
+def _warehouse_ids(settings: Settings) -> set[str]:
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        return {r[0] for r in con.execute("select message_id from main.stg_events").fetchall()}
+
+
+POLICIES = (
+    "  - {name: raw_events, table: bronze/events, keep: 25d}\n"
+    "  - name: api_telemetry\n"
+    "    table: bronze/events\n"
+    "    where: {event: API Request}\n"
+    "    keep: 10d\n"
+)
+
+
+def test_the_warehouse_copy_of_raw_events_expires_with_bronze(settings):
+    """dbt's stg_events keeps the raw payloads: a policy on bronze/events prunes it too, with the
+    same cutoff and filter, so the warehouse holds exactly the events bronze still holds."""
+    _warehouse_copy(settings, _lake(settings))
+
+    dry = enforce(settings, _policies(POLICIES), now=NOW, dry_run=True)
+    planned = {a.policy: a for a in dry.actions if a.table == "warehouse/stg_events"}
+    assert (planned["raw_events"].status, planned["raw_events"].rows_deleted) == (
+        "would_delete",
+        5 * 9,
+    )
+    assert planned["api_telemetry"].rows_deleted == 15 * 3  # 04-06 .. 04-20, once counted
+    assert len(_warehouse_ids(settings)) == 30 * 9  # a dry run changes nothing
+
+    report = enforce(settings, _policies(POLICIES), now=NOW)
+    done = {a.policy: a for a in report.actions if a.table == "warehouse/stg_events"}
+    assert done["raw_events"].partition == "event_date<2026-04-06"
+    assert (done["raw_events"].rows_deleted, done["api_telemetry"].rows_deleted) == (45, 45)
+    assert _warehouse_ids(settings) == set(_events(settings).column("message_id").to_pylist())
+    audited = {e["target"] for e in read_audit(settings, action="retention_delete").to_pylist()}
+    assert "warehouse/stg_events/event_date<2026-04-06" in audited
+    # a second run finds nothing more to remove
+    again = enforce(settings, _policies(POLICIES), now=NOW)
+    assert not [a for a in again.actions if a.table == "warehouse/stg_events"]
+
+
+def test_a_busy_warehouse_is_reported_and_caught_up_by_the_next_run(settings):
+    import subprocess
+    import sys
+
+    _warehouse_copy(settings, _lake(settings))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            f"con = duckdb.connect({str(settings.warehouse_path)!r})\n"
+            "print('holding', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        report = enforce(settings, _policies(POLICIES), now=NOW)
+    finally:
+        holder.communicate("", timeout=30)
+    [failed, *_] = [a for a in report.actions if a.table == "warehouse/stg_events"]
+    assert failed.status == "failed" and "in use by another process" in failed.error
+    assert min(_dates(settings)) == dt.date(2026, 4, 6)  # bronze was pruned regardless
+    assert len(_warehouse_ids(settings)) == 30 * 9
+
+    caught_up = enforce(settings, _policies(POLICIES), now=NOW)
+    assert sum(a.rows_deleted for a in caught_up.actions if a.table == "warehouse/stg_events") == 90
+    assert _warehouse_ids(settings) == set(_events(settings).column("message_id").to_pylist())
