@@ -161,16 +161,11 @@ def start_streamlit(settings: Settings) -> Service:
     )
 
 
-def data_docs_dir(settings: Settings) -> Path:
-    """Where the GX checks build the Data Docs site (orchestration/checks/suites.py)."""
-    return settings.data_dir / "quality" / "data_docs"
-
-
 def start_data_docs(settings: Settings) -> Service:
     """The Great Expectations Data Docs: a static site, rebuilt by every GX check run, served as
     files (the page shows the newest build on reload)."""
     host, port = settings.host, settings.data_docs_port
-    site = data_docs_dir(settings)
+    site = settings.data_docs_dir
     site.mkdir(parents=True, exist_ok=True)
     return start(
         settings,

@@ -213,6 +213,11 @@ class Settings(BaseSettings):
         return self.data_dir / "models"
 
     @property
+    def data_docs_dir(self) -> Path:
+        """The GX Data Docs site, rebuilt by every check run and served by ``pulse serve``."""
+        return self.data_dir / "quality" / "data_docs"
+
+    @property
     def dagster_base_url(self) -> str:
         return (self.dagster_url or f"http://{self.host}:{self.dagster_port}").rstrip("/")
 

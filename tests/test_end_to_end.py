@@ -136,7 +136,7 @@ def test_the_gx_data_docs_site_is_built_and_served(pipeline, free_port):
     from pulse import services
 
     settings, _ = pipeline
-    index = services.data_docs_dir(settings) / "index.html"
+    index = settings.data_docs_dir / "index.html"
     assert index.exists()
     served = settings.model_copy(update={"data_docs_port": free_port})
     service = services.start_data_docs(served)

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 # How many of the newest days of a date-partitioned table are validated (speed at 10M events).
 RECENT_DAYS = 3
 GX_DIR = ("quality", "gx")
-DOCS_DIR = ("quality", "data_docs")
 
 # (settings, suites) -> frames by table name, as pandas
 Loader = Callable[[Settings, Sequence["Suite"]], Mapping[str, "pd.DataFrame | None"]]
@@ -39,7 +38,7 @@ def check_name(table: str) -> str:
 
 
 def docs_index(settings: Settings) -> str:
-    return str(settings.data_dir.joinpath(*DOCS_DIR) / "index.html")
+    return str(settings.data_docs_dir / "index.html")
 
 
 def run_suites(
@@ -53,7 +52,7 @@ def run_suites(
     from quality.gx_suites import build_data_docs, file_context, prune_validations, validate_all
     from quality.results import append_results
 
-    root, docs = settings.data_dir.joinpath(*GX_DIR), settings.data_dir.joinpath(*DOCS_DIR)
+    root, docs = settings.data_dir.joinpath(*GX_DIR), settings.data_docs_dir
     context = file_context(root, docs)
     results = validate_all(suites, dict(frames), context=context)
     append_results(
