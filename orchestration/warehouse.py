@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from lake.sql import qualified
 from pulse.settings import Settings
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class Model:
 
     @property
     def relation(self) -> str:
-        return f'"{self.schema}"."{self.alias}"'
+        return qualified(self.schema, self.alias)
 
 
 def models_from_manifest(manifest: Mapping[str, Any]) -> dict[str, Model]:
