@@ -1,0 +1,167 @@
+"""The frame of every page: title, the one question it answers, how fresh its data is, the
+drill-down breadcrumb; and the way a chart or table is shown (text alternative, data view)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import polars as pl
+import streamlit as st
+
+from analytics import charts
+from apps.streamlit.components.state import View, drill_back, drill_into
+
+
+def page_header(title: str, answers: str, freshness: Any | None = None) -> None:
+    """Title, the question the page answers, and the data's freshness (publication and live)."""
+    st.title(title)
+    st.caption(answers)
+    if freshness is not None:
+        st.caption(freshness_line(freshness), help=_freshness_help(freshness))
+
+
+def freshness_line(freshness: Any) -> str:
+    """``Data through Feb 28 (published 09:14 UTC) · live through 10:02 UTC``."""
+    parts = []
+    if getattr(freshness, "data_end", None):
+        published = _short_time(getattr(freshness, "published_at", None))
+        parts.append(
+            f"Data through {freshness.data_end:%b %d, %Y}"
+            + (f" (published {published})" if published else "")
+        )
+    else:
+        parts.append("No published data yet")
+    through = getattr(freshness, "live_events_through", None)
+    if through is not None:
+        parts.append(f"today so far through {through:%H:%M} UTC (live)")
+    return " · ".join(parts)
+
+
+def _freshness_help(freshness: Any) -> str:
+    pub = getattr(freshness, "publication_id", None) or "none"
+    return (
+        f"Published history comes from gold publication {pub}; the days after it are answered "
+        "live from the collector's bronze events and labelled 'live'."
+    )
+
+
+def _short_time(value: Any) -> str | None:
+    if not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    return when.strftime("%b %d %H:%M UTC")
+
+
+def breadcrumb(view: View, root: str = "All data") -> None:
+    """``All data › Platform: ios › Day: 2026-02-14``: each step is a button back to it."""
+    if not view.drills:
+        return
+    with st.container(horizontal=True, key="breadcrumb", vertical_alignment="center"):
+        st.markdown("**Drill-down:**")
+        if st.button(root, key="crumb_0", type="tertiary", icon=":material/home:"):
+            drill_back(0)
+            st.rerun()
+        for i, drill in enumerate(view.drills, start=1):
+            st.markdown("›")
+            last = i == len(view.drills)
+            if st.button(drill.label(), key=f"crumb_{i}", type="tertiary", disabled=last):
+                drill_back(i)
+                st.rerun()
+        if st.button("Undo", key="crumb_undo", icon=":material/undo:"):
+            drill_back(len(view.drills) - 1)
+            st.rerun()
+
+
+def show_chart(
+    chart: Any,
+    *,
+    key: str,
+    drill: Mapping[str, str] | None = None,
+    selection: str | None = None,
+) -> None:
+    """Draw a chart of :mod:`analytics.charts` with its text alternative. ``drill`` maps the
+    selection's fields to drill dimensions (``{"revenue_date": "day"}``): a click narrows the
+    page to the clicked value."""
+    description = charts.description_of(chart)
+    if hasattr(chart, "layout"):  # Plotly (the flow chart)
+        st.plotly_chart(chart, key=key, config={"displaylogo": False})
+    elif drill and selection:
+        state = st.altair_chart(
+            chart, key=key, on_select="rerun", selection_mode=[selection], alt=description
+        )
+        _apply_selection(state, selection, drill)
+    else:
+        st.altair_chart(chart, key=key, alt=description)
+
+
+def _apply_selection(state: Any, selection: str, drill: Mapping[str, str]) -> None:
+    picked = (getattr(state, "selection", None) or {}).get(selection) or []
+    if not picked:
+        return
+    point = picked[0] if isinstance(picked, list) else picked
+    for field, dimension in drill.items():
+        value = point.get(field) if isinstance(point, Mapping) else None
+        if value is None:
+            continue
+        if dimension == "day":
+            value = _as_day(value)
+        drill_into(dimension, value)
+
+
+def _as_day(value: Any) -> dt.date | str:
+    """Vega-Lite hands back a clicked temporal value as epoch milliseconds."""
+    if isinstance(value, int | float):
+        return dt.datetime.fromtimestamp(value / 1000, dt.UTC).date()
+    return str(value)[:10]
+
+
+def data_table(
+    frame: pl.DataFrame | pd.DataFrame,
+    *,
+    key: str,
+    formats: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    height: int | str = "auto",
+    searchable: bool = True,
+) -> pd.DataFrame:
+    """A sortable table (click a header), with a text filter over its rows, each column
+    formatted by its unit (``formats``: column → unit of :mod:`analytics.charts`). Scrolls
+    inside itself on a narrow screen."""
+    data = frame.to_pandas() if isinstance(frame, pl.DataFrame) else frame
+    if searchable and len(data) > 8:
+        needle = st.text_input(
+            "Filter rows",
+            key=f"{key}_filter",
+            placeholder="Type to filter",
+            label_visibility="collapsed",
+        )
+        if needle:
+            text = data.astype(str).apply(
+                lambda col: col.str.contains(needle, case=False, regex=False)
+            )
+            data = data[text.any(axis=1)]
+    config: dict[str, Any] = {}
+    for column, unit in (formats or {}).items():
+        label = (labels or {}).get(column)
+        if unit == "percent":
+            config[column] = st.column_config.NumberColumn(label, format="percent")
+        elif unit == "currency":
+            config[column] = st.column_config.NumberColumn(label, format="dollar")
+        elif unit == "count":
+            config[column] = st.column_config.NumberColumn(label, format="localized")
+        else:
+            config[column] = st.column_config.NumberColumn(label, format="%.2f")
+    for column, label in (labels or {}).items():
+        config.setdefault(column, st.column_config.Column(label))
+    st.dataframe(data, key=key, hide_index=True, column_config=config, height=height)
+    return data
+
+
+def empty_state(message: str) -> None:
+    st.info(message, icon=":material/info:")
