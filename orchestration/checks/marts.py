@@ -1,6 +1,11 @@
 """GX suites on the important marts of every domain as a blocking multi-asset check, read from the
 warehouse before publication. Referential integrity needs the dimensions' keys, read first in the
-same step (``dim_users.user_id``, ``dim_programs.program_id``, ``dim_trainers.trainer_id``)."""
+same step (``dim_users.user_id``, ``dim_programs.program_id``, ``dim_trainers.trainer_id``).
+
+The dimensions hold every member the events mention (late-arriving ones as inferred members), so
+a fact key missing from its dimension is a broken build (error); the inferred members themselves
+are reported by the warning check ``inferred_members`` (:mod:`orchestration.checks.inferred_members`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from orchestration.checks.inferred_members import inferred_members
 from orchestration.checks.suites import build_suite_check, read_warehouse_tables
 from orchestration.warehouse import WAREHOUSE_POOL, read_only
 from pulse.settings import Settings
@@ -76,4 +82,4 @@ gx_marts = build_suite_check(
     pool=WAREHOUSE_POOL,
 )
 
-CHECKS = [gx_marts]
+CHECKS = [gx_marts, inferred_members]

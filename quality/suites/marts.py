@@ -6,7 +6,10 @@ errors: a mart that breaks them is not published. Value ranges, accepted values 
 bounds are warnings: they flag a surprising day without holding back the marts.
 
 Referential integrity needs the dimension keys (``dim_users.user_id`` ...): the caller reads the
-dimensions and passes them as :class:`DimensionKeys`.
+dimensions and passes them as :class:`DimensionKeys`. The dimensions hold every member the events
+mention: a user, program or trainer the app's export does not list yet is an inferred member
+(late-arriving dimension member, reported by the warning check ``inferred_members``), so a key
+missing from its dimension means a broken build, not a lagging export.
 """
 
 from __future__ import annotations

@@ -350,6 +350,8 @@ def test_build_runs_unit_tests_and_data_tests_and_all_pass(built_lake: dict) -> 
         "test_int_sessions_splits_on_inactivity_gap_and_ignores_non_activity",
         "test_exec_daily_kpis_dau_revenue_and_date_spine",
         "test_stg_events_keeps_first_received_copy_and_names_events",
+        "test_dim_programs_infers_late_arriving_programs_from_events",
+        "test_dim_trainers_infers_late_arriving_trainers",
     }
     data_tests = [u for u in statuses if u.startswith("test.")]
     assert len(data_tests) >= 30

@@ -4,11 +4,11 @@ while a reader thread reads the published marts in a loop (always one consistent
 never an error, never a DuckDB lock), then break the KPI mart in the warehouse and watch the GX
 check fail and the sensor raise exactly one alert, while readers keep the last good publication.
 
-The test works on a copy of the demo's data dir (the end-to-end suites read the original)."""
+The test works on a copy of the demo's data dir (fixture `loaded_world`, tests/orchestration/conftest.py;
+the end-to-end suites read the original)."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 
@@ -18,18 +18,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 DEMO_DAYS = 45  # the shared demo world's days (tests/conftest.py)
-
-
-@pytest.fixture
-def loaded_world(demo_run, tmp_path, monkeypatch):
-    from pulse.settings import get_settings
-
-    data_dir = tmp_path / "data"
-    shutil.copytree(demo_run[0], data_dir, ignore=shutil.ignore_patterns("dbt"))
-    monkeypatch.setenv("PULSE_DATA_DIR", str(data_dir))
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
 
 
 class Reader(threading.Thread):

@@ -139,3 +139,28 @@ def test_error_suite_failure_skips_publication_warn_failure_does_not(pulse_setti
     assert read_results(settings).height == 2 * mine.height
     pages = list((Path(docs_index(settings)).parent / "validations").rglob("*.html"))
     assert len([p for p in pages if "fct_sessions" in str(p)]) == 2  # one page per run
+
+
+def test_a_duplicated_key_after_a_good_publication_leaves_it_current(pulse_settings, graph_parts):
+    """Readers keep the last good publication: a run whose mart repeats a key publishes nothing,
+    and CURRENT (and every mart read through it) stays on the previous run's publication."""
+    from lake import gold
+
+    settings = pulse_settings
+    check, publication = graph_parts
+    good = _run(
+        settings, mart_assets([("s1", "u1", 60, 3), ("s2", "u2", 30, 2)]), check, publication
+    )
+    assert good.success
+    published = gold.current(settings)
+
+    duplicated = mart_assets([("s1", "u1", 60, 3), ("s2", "u2", 30, 2), ("s2", "u3", 10, 1)])
+    result = _run(settings, duplicated, check, publication)
+    assert not result.success
+    failed = _evaluation(result, "gx_fct_sessions")
+    assert failed.severity == dg.AssetCheckSeverity.ERROR
+    assert "[error] expect_column_values_to_be_unique(session_id)" in failed.description
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert dg.AssetKey("gold_publication") not in materialized
+    assert gold.current_id(settings) == published.id
+    assert sorted(gold.read_mart(settings, "fct_sessions")["session_id"]) == ["s1", "s2"]
