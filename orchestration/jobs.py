@@ -24,6 +24,10 @@ DEFAULT_SELECTION = (
 )
 # The daily-partitioned dbt models (dbt tag `daily` → Dagster tag) and everything downstream.
 DAILY_SELECTION = dg.AssetSelection.tag(DAILY_TAG, "")
+# The staging views of the app's exports (users, programs, trainers, plans): the hourly run
+# rebuilds them so a program or trainer that arrived late in events and was inferred is
+# attributed from the export on the next run (docs/quality.md, "Late-arriving members").
+APP_EXPORT_SELECTION = dg.AssetSelection.from_string('key:"stg_app_*"')
 
 # Observe the bronze Delta tables (new Delta version → downstream shows as stale).
 observe_bronze_job = dg.define_asset_job(
@@ -45,7 +49,7 @@ full_refresh_job = dg.define_asset_job(
 # everything downstream of them (unpartitioned marts, publication, ML).
 incremental_job = dg.define_asset_job(
     name="pulse_incremental",
-    selection=BRONZE_SELECTION | DAILY_SELECTION.downstream(),
+    selection=BRONZE_SELECTION | DAILY_SELECTION.downstream() | APP_EXPORT_SELECTION,
     tags=WAREHOUSE_TAGS,
     description="Rebuild the daily-incremental models of a partition (range) and their downstream.",
 )
