@@ -50,7 +50,7 @@ from analytics.filters import FilterError, check_dimension_name, normalize_value
 from analytics.live import LIVE_MARTS, EventCatalog, LiveDB, live_window, read_bronze_events
 from analytics.publication import CatalogDB, PublicationDB, run_checked
 from analytics.querylog import QueryLogger
-from analytics.semantic import QueryError, SemanticLayer
+from analytics.semantic import Compiled, QueryError, SemanticLayer
 from lake import gold
 from pulse.settings import Settings
 
@@ -164,6 +164,30 @@ class _Part:
     metrics: tuple[str, ...]
     where: tuple[str, ...]
     dims: tuple[tuple[str, str], ...]  # (dimension, output column)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A part with its compiled SQL (see ``QueryLayer._prepare``)."""
+
+    part: _Part
+    grain: str | None
+    first: dt.date
+    last: dt.date
+    cumulative: tuple[str, ...] = ()
+    aggs: tuple[tuple[str, str], ...] = ()
+    native: tuple[str, ...] = ()
+    daily_sql: Compiled | None = None
+    native_sql: Compiled | None = None
+    empty: bool = False
+
+    @property
+    def compiled(self) -> tuple[Compiled, ...]:
+        return tuple(c for c in (self.daily_sql, self.native_sql) if c is not None)
+
+    @property
+    def relations(self) -> tuple[str, ...]:
+        return tuple(sorted({r for c in self.compiled for r in c.relations}))
 
 
 class QueryLayer:
@@ -346,14 +370,10 @@ class QueryLayer:
 
         parts, applied, unfiltered = self._plan(infos, normalized, group_by, strict)
         keys = ([PERIOD] if grain else []) + list(group_by)
-        frames, sqls = [], []
-        for part in parts:
-            frame, sql = self._run_part(db, part, grain, start, end, stats, coverage)
-            frames.append(frame)
-            sqls.extend(sql)
-        frame = _join(frames, keys, [i.name for i in infos]).with_columns(
-            pl.lit("published").alias(SOURCE)
+        frame, sqls = self._run_parts(
+            db, parts, grain, start, end, coverage, keys, [i.name for i in infos], stats
         )
+        frame = frame.with_columns(pl.lit("published").alias(SOURCE))
 
         freshness = Freshness(
             publication_id=db.publication.id,
@@ -444,104 +464,29 @@ class QueryLayer:
         return parts, applied, unfiltered
 
     # ---- execution ---------------------------------------------------------------------------
-    def _run_part(
-        self,
-        db: CatalogDB,
-        part: _Part,
-        grain: str | None,
-        start: dt.date,
-        end: dt.date,
-        stats: dict[str, Any],
-        coverage: tuple[dt.date, dt.date] | None,
-        cache_tag: tuple[Any, ...] | None = None,
-        ttl: float | None = None,
-    ) -> tuple[pl.DataFrame, list[str]]:
-        if part.kind == "native":
-            return self._run_native(
-                db, part, part.metrics, grain, start, end, stats, cache_tag, ttl
-            )
-        return self._run_period(db, part, grain, start, end, stats, coverage, cache_tag, ttl)
-
-    def _fingerprints(self, db: CatalogDB, relations: Iterable[str]) -> tuple[Any, ...]:
-        if isinstance(db, PublicationDB):
-            db.check_available(relations)
-            return tuple((r, db.fingerprint(r)) for r in relations)
-        missing = db.missing(relations)
-        if missing:
-            raise QueryError(f"no live data for {', '.join(missing)}")
-        return tuple(relations)
-
-    def _execute(
-        self,
-        db: CatalogDB,
-        sql: str,
-        relations: Sequence[str],
-        stats: dict[str, Any],
-        cache_tag: tuple[Any, ...] | None,
-        ttl: float | None,
-        extra: tuple[Any, ...] = (),
-        post: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
-    ) -> pl.DataFrame:
-        key = ("q", sql, self._fingerprints(db, relations), cache_tag, extra)
-        stats["parts"] += 1
-        hit = self.cache.get(key)
-        if hit is not None:
-            stats["cached"] += 1
-            return hit
-        t0 = time.perf_counter()
-        frame = run_checked(db, sql)
-        if post is not None:
-            frame = post(frame)
-        stats["execute_ms"] += (time.perf_counter() - t0) * 1000
-        self.cache.put(key, frame, rows=frame.height, ttl=ttl)
-        return frame
-
-    def _compile(self, stats: dict[str, Any], *args: Any) -> Any:
+    def _compile(self, stats: dict[str, Any], *args: Any) -> Compiled:
         t0 = time.perf_counter()
         compiled = self.semantic.compile(*args)
         stats["compile_ms"] += (time.perf_counter() - t0) * 1000
         return compiled
 
-    def _run_native(
+    def _prepare(
         self,
-        db: CatalogDB,
-        part: _Part,
-        metrics: Sequence[str],
-        grain: str | None,
-        start: dt.date,
-        end: dt.date,
-        stats: dict[str, Any],
-        cache_tag: tuple[Any, ...] | None,
-        ttl: float | None,
-    ) -> tuple[pl.DataFrame, list[str]]:
-        time_col = f"metric_time__{grain}" if grain else None
-        group = ([time_col] if time_col else []) + [d for d, _ in part.dims]
-        compiled = self._compile(
-            stats, tuple(metrics), tuple(group), start, end, part.where, tuple(group)
-        )
-
-        def shape(frame: pl.DataFrame) -> pl.DataFrame:
-            return _shape(frame, time_col, part.dims, metrics)
-
-        frame = self._execute(
-            db, compiled.sql, compiled.relations, stats, cache_tag, ttl, post=shape
-        )
-        return frame, [compiled.sql]
-
-    def _run_period(
-        self,
-        db: CatalogDB,
         part: _Part,
         grain: str | None,
         start: dt.date,
         end: dt.date,
-        stats: dict[str, Any],
         coverage: tuple[dt.date, dt.date] | None,
-        cache_tag: tuple[Any, ...] | None,
-        ttl: float | None,
-    ) -> tuple[pl.DataFrame, list[str]]:
-        """Cumulative metrics (and metrics computed from them): per day from MetricFlow, then
-        each aggregated over the period as its definition says."""
+        stats: dict[str, Any],
+    ) -> _Prepared:
+        """The SQL of one part. Native parts are what MetricFlow compiles. Period parts (metrics
+        needing metric_time) ask for their cumulative leaves per day over the whole buckets
+        within the data, and for any other input at the grain over the same days."""
+        dims = tuple(d for d, _ in part.dims)
+        if part.kind == "native":
+            group = ((f"metric_time__{grain}",) if grain else ()) + dims
+            compiled = self._compile(stats, part.metrics, group, start, end, part.where, group)
+            return _Prepared(part, grain, start, end, native=part.metrics, native_sql=compiled)
         index = self.semantic.index
         cumulative: list[str] = []
         native: list[str] = []
@@ -564,46 +509,126 @@ class QueryLayer:
 
         for name in part.metrics:
             leaves(name)
-        cumulative = list(dict.fromkeys(cumulative))
-        native = list(dict.fromkeys(native))
         first, last = _bucket_range(start, end, grain)
         if coverage is not None:
             first, last = max(first, coverage[0]), min(last, coverage[1])
-        keys = ([PERIOD] if grain else []) + [out for _, out in part.dims]
-        sqls: list[str] = []
         if first > last:
-            empty = pl.DataFrame(
+            return _Prepared(part, grain, first, last, empty=True)
+        cumulative = list(dict.fromkeys(cumulative))
+        native = list(dict.fromkeys(native))
+        group = ("metric_time__day", *dims)
+        daily = self._compile(stats, tuple(cumulative), group, first, last, part.where, group)
+        native_sql = None
+        if native:
+            ngroup = ((f"metric_time__{grain}",) if grain else ()) + dims
+            native_sql = self._compile(
+                stats, tuple(native), ngroup, first, last, part.where, ngroup
+            )
+        return _Prepared(
+            part,
+            grain,
+            first,
+            last,
+            cumulative=tuple(cumulative),
+            aggs=tuple((n, index.period_agg(n)) for n in cumulative),
+            native=tuple(native),
+            daily_sql=daily,
+            native_sql=native_sql,
+        )
+
+    def _fingerprints(self, db: CatalogDB, relations: Iterable[str]) -> tuple[Any, ...]:
+        if isinstance(db, PublicationDB):
+            db.check_available(relations)
+            return tuple((r, db.fingerprint(r)) for r in relations)
+        missing = db.missing(relations)
+        if missing:
+            raise QueryError(f"no live data for {', '.join(missing)}")
+        return tuple(relations)
+
+    def _execute_part(self, db: CatalogDB, prep: _Prepared) -> pl.DataFrame:
+        part = prep.part
+        keys = ([PERIOD] if prep.grain else []) + [out for _, out in part.dims]
+        if prep.empty:
+            return pl.DataFrame(
                 {k: [] for k in keys} | {m: pl.Series([], dtype=pl.Float64) for m in part.metrics}
             )
-            return empty, sqls
-        group = ("metric_time__day", *[d for d, _ in part.dims])
-        compiled = self._compile(stats, tuple(cumulative), group, first, last, part.where, group)
-        sqls.append(compiled.sql)
-        aggs = {name: index.period_agg(name) for name in cumulative}
-
-        def aggregate(frame: pl.DataFrame) -> pl.DataFrame:
-            daily = _shape(frame, "metric_time__day", part.dims, cumulative)
-            return _aggregate_days(daily, aggs, grain, first, last, [o for _, o in part.dims])
-
-        frame = self._execute(
-            db,
-            compiled.sql,
-            compiled.relations,
-            stats,
-            cache_tag,
-            ttl,
-            extra=("period", grain, first, last),
-            post=aggregate,
-        )
-        if native:
-            native_frame, native_sql = self._run_native(
-                db, part, native, grain, first, last, stats, cache_tag, ttl
+        time_col = f"metric_time__{prep.grain}" if prep.grain else None
+        frames = []
+        if prep.daily_sql is not None:
+            daily = _shape(
+                run_checked(db, prep.daily_sql.sql), "metric_time__day", part.dims, prep.cumulative
             )
-            sqls.extend(native_sql)
-            frame = _join([frame, native_frame], keys, [*cumulative, *native])
-        for name in part.metrics:
-            frame = self._evaluate(frame, name)
-        return frame.select(*keys, *part.metrics), sqls
+            frames.append(
+                _aggregate_days(
+                    daily,
+                    dict(prep.aggs),
+                    prep.grain,
+                    prep.first,
+                    prep.last,
+                    [out for _, out in part.dims],
+                )
+            )
+        if prep.native_sql is not None:
+            native = run_checked(db, prep.native_sql.sql)
+            frames.append(_shape(native, time_col, part.dims, prep.native))
+        frame = _join(frames, keys, [*prep.cumulative, *prep.native])
+        if part.kind == "period":
+            for name in part.metrics:
+                frame = self._evaluate(frame, name)
+            frame = frame.select(*keys, *part.metrics)
+        return frame
+
+    def _run_parts(
+        self,
+        db: CatalogDB,
+        parts: Sequence[_Part],
+        grain: str | None,
+        start: dt.date,
+        end: dt.date,
+        coverage: tuple[dt.date, dt.date] | None,
+        keys: list[str],
+        names: Sequence[str],
+        stats: dict[str, Any],
+        cache_tag: tuple[Any, ...] | None = None,
+        ttl: float | None = None,
+    ) -> tuple[pl.DataFrame, list[str]]:
+        """All parts of a call, each cached on its own (shared with other calls), and the joined
+        result cached under the parts' keys (a repeated call is one lookup)."""
+        preps = [self._prepare(part, grain, start, end, coverage, stats) for part in parts]
+        part_keys = [
+            (
+                "part",
+                prep.part.metrics,
+                prep.grain,
+                prep.first,
+                prep.last,
+                tuple(c.sql for c in prep.compiled),
+                self._fingerprints(db, prep.relations),
+                cache_tag,
+            )
+            for prep in preps
+        ]
+        sqls = [c.sql for prep in preps for c in prep.compiled]
+        stats["parts"] += len(preps)
+        call_key = ("call", tuple(part_keys), tuple(keys), tuple(names))
+        hit = self.cache.get(call_key)
+        if hit is not None:
+            stats["cached"] += len(preps)
+            return hit, sqls
+        frames = []
+        for prep, key in zip(preps, part_keys, strict=True):
+            frame = self.cache.get(key)
+            if frame is None:
+                t0 = time.perf_counter()
+                frame = self._execute_part(db, prep)
+                stats["execute_ms"] += (time.perf_counter() - t0) * 1000
+                self.cache.put(key, frame, rows=frame.height, ttl=ttl)
+            else:
+                stats["cached"] += 1
+            frames.append(frame)
+        frame = _join(frames, keys, names)
+        self.cache.put(call_key, frame, rows=frame.height, ttl=ttl)
+        return frame, sqls
 
     def _evaluate(self, frame: pl.DataFrame, name: str) -> pl.DataFrame:
         """Adds ``name`` computed from its inputs' columns (ratio or derived expression)."""
@@ -692,24 +717,11 @@ class QueryLayer:
         if first > last:
             return None, freshness
         live_db, version = self.live_db(db, window)
-        live_grain = "day" if grain else None
-        frames = []
-        for part in parts:
-            names = tuple(m for m in part.metrics if m in live_names)
-            if not names:
-                continue
-            frame, _ = self._run_part(
-                live_db,
-                replace(part, metrics=names),
-                live_grain,
-                first,
-                last,
-                stats,
-                (first, last),
-                cache_tag=("live", db.publication.id, window, version),
-                ttl=self.live_ttl_seconds,
-            )
-            frames.append(frame)
+        live_parts = [
+            replace(part, metrics=tuple(m for m in part.metrics if m in live_names))
+            for part in parts
+            if any(m in live_names for m in part.metrics)
+        ]
         freshness = replace(
             freshness,
             live_start=first,
@@ -718,12 +730,25 @@ class QueryLayer:
             live_events=live_db.event_count,
             bronze_version=version,
         )
-        if not frames:
+        if not live_parts:
             return None, freshness
+        live_grain = "day" if grain else None
         live_keys = ([PERIOD] if grain else []) + [k for k in keys if k != PERIOD]
         names = [i.name for i in infos if i.live]
-        frame = _join(frames, live_keys, names).with_columns(pl.lit("live").alias(SOURCE))
-        return frame, freshness
+        frame, _ = self._run_parts(
+            live_db,
+            live_parts,
+            live_grain,
+            first,
+            last,
+            (first, last),
+            live_keys,
+            names,
+            stats,
+            cache_tag=("live", db.publication.id, window, version),
+            ttl=self.live_ttl_seconds,
+        )
+        return frame.with_columns(pl.lit("live").alias(SOURCE)), freshness
 
     # ---- dimension values --------------------------------------------------------------------
     def dimension_values(self, key: str, metric: str | None = None) -> list[Any]:
@@ -741,8 +766,11 @@ class QueryLayer:
                 metric_names=[info.name], get_group_by_values=dim
             ).sql_statement.sql
         relations = self.semantic.relations_in(sql)
-        stats = {"parts": 0, "cached": 0, "compile_ms": 0.0, "execute_ms": 0.0}
-        frame = self._execute(db, sql, relations, stats, None, None)
+        key = ("values", sql, self._fingerprints(db, relations))
+        frame = self.cache.get(key)
+        if frame is None:
+            frame = run_checked(db, sql)
+            self.cache.put(key, frame, rows=frame.height)
         return sorted(frame[frame.columns[0]].to_list(), key=lambda v: (v is None, str(v)))
 
     # ---- log and shutdown --------------------------------------------------------------------

@@ -172,3 +172,11 @@ def test_metrics_md_entry_states_definition_aggregation_unit_direction(name):
     entry = doc.split(f"#### {name}\n", 1)[1].split("\n#### ", 1)[0]
     for word in ("aggregation", "unit", "direction"):
         assert word in entry.lower(), (name, word)
+
+
+def test_metrics_md_catalogue_is_generated_from_dbt(semantic):
+    from analytics.docs import METRICS_DOC, current_section, generated
+
+    assert current_section(METRICS_DOC.read_text()) == generated(semantic), (
+        "docs/metrics.md is stale: run `uv run python -m analytics.docs --write`"
+    )
