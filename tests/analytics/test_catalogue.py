@@ -13,7 +13,6 @@ import yaml
 
 from analytics.catalogue import SEGMENTS
 from analytics.semantic import DEFAULT_SEMANTIC_MANIFEST, REPO_DIR
-from pulse.settings import Settings
 
 SEMANTIC_DIR = REPO_DIR / "dbt_project" / "models" / "semantic"
 METRICS_DOC = REPO_DIR / "docs" / "metrics.md"
@@ -57,18 +56,16 @@ def _yaml_metric_names() -> set[str]:
     return names
 
 
-def test_pulse_prepare_writes_the_semantic_manifest(tmp_path):
-    """`pulse prepare` runs `dbt parse`, which writes target/semantic_manifest.json with every
-    metric of dbt_project/models/semantic (re-parses only when the project changed)."""
-    from orchestration.dbt_project import prepare_manifest
-
-    manifest = prepare_manifest(Settings(data_dir=tmp_path / "data"))
-    semantic = manifest.parent / "semantic_manifest.json"
-    assert semantic == DEFAULT_SEMANTIC_MANIFEST
+def test_the_semantic_manifest_is_current_with_the_dbt_definitions():
+    """`pulse prepare` (dbt parse) writes target/semantic_manifest.json; it must list exactly the
+    metrics of dbt_project/models/semantic and be newer than those files."""
     import json
 
-    written = {m["name"] for m in json.loads(semantic.read_text())["metrics"]}
-    assert written == _yaml_metric_names()
+    assert DEFAULT_SEMANTIC_MANIFEST.exists(), "run `pulse prepare`"
+    written = {m["name"] for m in json.loads(DEFAULT_SEMANTIC_MANIFEST.read_text())["metrics"]}
+    assert written == _yaml_metric_names(), "stale semantic manifest: run `pulse prepare`"
+    built = DEFAULT_SEMANTIC_MANIFEST.stat().st_mtime
+    assert all(p.stat().st_mtime <= built for p in SEMANTIC_DIR.iterdir()), "run `pulse prepare`"
 
 
 def test_metricflow_validations_pass(semantic):

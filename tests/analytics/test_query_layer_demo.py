@@ -373,3 +373,26 @@ def test_metricflow_warehouse_validations_pass_on_the_publication(ql):
     ):
         results = check(manifest)
         assert not results.has_blocking_issues, [i.as_readable_str() for i in results.all_issues]
+
+
+def test_concurrent_readers_get_the_same_numbers(demo_gold):
+    """One layer shared by threads (Streamlit sessions): no errors, same answers, cache or not."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    layer = QueryLayer(demo_gold.settings, cache_entries=0, log_queries=False, live=False)
+    queries = [
+        dict(names=["dau", "stickiness"], grain="week", group_by="platform"),
+        dict(names=["net_revenue", "arpu"], start=START, end=END, filters={"country": "US"}),
+        dict(names=["recommendation_acceptance_rate"], grain="day", filters={"plan": "free"}),
+        dict(names=["mrr", "wau"], grain="month"),
+    ]
+
+    def run(q):
+        q = dict(q)
+        return layer.metrics(q.pop("names"), **q).frame
+
+    expected = [run(q) for q in queries]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, queries * 5))
+    for i, frame in enumerate(results):
+        assert frame.equals(expected[i % len(queries)])
