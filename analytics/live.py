@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from analytics.publication import CatalogDB, PublicationDB, quote_text, time_spine_sql
 from analytics.semantic import REPO_DIR, Relation
+from lake.tables import EVENTS_SCHEMA
 
 DEFAULT_DBT_MANIFEST = REPO_DIR / "dbt_project" / "target" / "manifest.json"
 LIVE_MARTS = ("fct_user_daily", "dim_users")
@@ -134,7 +135,7 @@ def read_bronze_events(path: Path, start: dt.date, end: dt.date) -> tuple[pa.Tab
     from deltalake import DeltaTable
 
     if not DeltaTable.is_deltatable(str(path)):
-        schema = pa.schema([pa.field(c, pa.string()) for c in BRONZE_COLUMNS])
+        schema = pa.schema([EVENTS_SCHEMA.field(c) for c in BRONZE_COLUMNS])
         return schema.empty_table(), None
     table = DeltaTable(str(path))
     dataset = table.to_pyarrow_dataset()

@@ -134,10 +134,15 @@ class MetricsResult:
         return (current - before) / abs(before)
 
     def combined(self) -> pl.DataFrame:
-        """Published and live rows in one frame (``source`` says which); published rows of the
-        live days (a partial day in gold) give way to the live ones."""
+        """Published and live rows in one frame (``source`` says which), for a daily series or
+        totals; published rows of the live days (a partial day in gold) give way to the live
+        ones. Live rows are per day, so a weekly or monthly result keeps them apart."""
         if self.live is None or self.live.is_empty():
             return self.frame
+        if self.grain not in (None, "day"):
+            raise ValueError(
+                f"live rows are daily: combine them with a daily result, not a {self.grain}ly one"
+            )
         published = self.frame
         if PERIOD in published.columns and self.freshness.live_start is not None:
             published = published.filter(pl.col(PERIOD) < self.freshness.live_start)

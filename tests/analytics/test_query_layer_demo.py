@@ -396,3 +396,22 @@ def test_concurrent_readers_get_the_same_numbers(demo_gold):
         results = list(pool.map(run, queries * 5))
     for i, frame in enumerate(results):
         assert frame.equals(expected[i % len(queries)])
+
+
+def test_no_bronze_means_a_live_window_with_nothing_in_it(demo_gold, tmp_path):
+    import os
+
+    from pulse.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.lake_dir.mkdir(parents=True)
+    os.symlink(demo_gold.settings.gold_dir, settings.gold_dir)
+    layer = QueryLayer(
+        settings, log_queries=False, today=lambda: demo_gold.data_end + dt.timedelta(days=1)
+    )
+    result = layer.metrics(["dau", "net_revenue"], grain="day")
+    assert result.freshness.live_events == 0
+    assert result.live["dau"].to_list() == [0]
+    assert result.combined().height == result.frame.height + 1
+    with pytest.raises(ValueError, match="live rows are daily"):
+        layer.metrics("dau", grain="week").combined()
