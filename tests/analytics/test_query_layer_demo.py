@@ -415,3 +415,95 @@ def test_no_bronze_means_a_live_window_with_nothing_in_it(demo_gold, tmp_path):
     assert result.combined().height == result.frame.height + 1
     with pytest.raises(ValueError, match="live rows are daily"):
         layer.metrics("dau", grain="week").combined()
+
+
+_STREAM = pl.col("revenue_stream")
+# metric -> (mart, date column, polars aggregate over the range's rows), written from the marts'
+# column docs, not from the semantic YAML.
+TOTALS = {
+    "refund_count": ("rev_daily_by_stream", "revenue_date", pl.col("refund_count").sum()),
+    "program_net_revenue": (
+        "rev_daily_by_stream",
+        "revenue_date",
+        pl.col("net_revenue").filter(_STREAM == "program_sales").sum(),
+    ),
+    "program_view_purchases": (
+        "mkt_conversion_funnel",
+        "funnel_date",
+        pl.col("purchased_pairs").sum(),
+    ),
+    "signups": ("eng_signup_funnel_daily", "signup_date", pl.col("signups").sum()),
+    "paid_conversions": (
+        "eng_signup_funnel_daily",
+        "signup_date",
+        pl.col("converted_within_window").sum(),
+    ),
+    "signup_conversion_rate": (
+        "eng_signup_funnel_daily",
+        "signup_date",
+        pl.col("converted_within_window").sum() / pl.col("signups").sum(),
+    ),
+    "recommendations_accepted": (
+        "ai_recommendation_daily",
+        "activity_date",
+        pl.col("accepted").sum(),
+    ),
+    "session_duration_seconds": ("fct_sessions", "session_date", pl.col("duration_seconds").sum()),
+    "session_users": ("fct_sessions", "session_date", pl.col("user_key").n_unique()),
+    "sessions_per_user": (
+        "fct_sessions",
+        "session_date",
+        pl.len() / pl.col("user_key").n_unique(),
+    ),
+    "active_users": (
+        "fct_user_daily",
+        "activity_date",
+        pl.col("user_id").filter(pl.col("events") > 0).n_unique(),
+    ),
+    "paying_users": (
+        "fct_user_daily",
+        "activity_date",
+        pl.col("user_id").filter(pl.col("revenue") > 0).n_unique(),
+    ),
+    "cohort_users": ("eng_cohort_retention", "cohort_start", pl.col("cohort_size").sum()),
+    "retained_users": ("eng_cohort_retention", "cohort_start", pl.col("retained_users").sum()),
+}
+MONTHLY = {
+    "churned_mrr": ("rev_mrr_movements", "churned_mrr"),
+    "starting_mrr": ("rev_mrr_movements", "starting_mrr"),
+    "churned_subscribers": ("rev_mrr_movements", "churned_subscribers"),
+    "starting_subscribers": ("rev_mrr_movements", "starting_subscribers"),
+    "trainer_payout": ("mkt_trainer_revenue", "trainer_payout"),
+    "net_platform_commission": ("mkt_trainer_revenue", "net_platform_commission"),
+    "trainer_gross_revenue": ("mkt_trainer_revenue", "gross_revenue"),
+}
+
+
+@pytest.mark.parametrize("metric", sorted(TOTALS))
+def test_range_totals_of_the_other_metrics(ql, mart, metric):
+    name, column, agg = TOTALS[metric]
+    expected = _in(mart(name), column).select(agg.alias("v"))["v"][0]
+    assert ql.metrics(metric, start=START, end=END).value(metric) == pytest.approx(expected)
+
+
+def test_monthly_metrics_and_mrr_churn_rate(ql, mart):
+    result = ql.metrics([*MONTHLY, "mrr_churn_rate"], grain="month").frame.sort("period")
+    for metric, (name, column) in MONTHLY.items():
+        date = "mrr_month" if name == "rev_mrr_movements" else "revenue_month"
+        expected = mart(name).group_by(date).agg(pl.col(column).sum()).sort(date)[column]
+        assert result[metric].to_list() == pytest.approx(expected.to_list()), metric
+    movements = mart("rev_mrr_movements").sort("mrr_month")
+    rates = [
+        c / s if s else None
+        for c, s in zip(movements["churned_mrr"], movements["starting_mrr"], strict=True)
+    ]
+    assert result["mrr_churn_rate"].to_list() == pytest.approx(rates, nan_ok=True)
+
+
+def test_every_metric_of_the_catalogue_is_checked_here(ql):
+    import re
+    from pathlib import Path
+
+    text = Path(__file__).read_text()
+    unchecked = [m.name for m in ql.catalogue() if not re.search(rf"[\"']{m.name}[\"']", text)]
+    assert not unchecked, f"add an independent check of {unchecked} to this module"
