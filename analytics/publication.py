@@ -24,16 +24,12 @@ import datetime as dt
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
 
 from analytics.semantic import QueryError, Relation
 from lake.gold import MartNotPublished, Publication
-
-if TYPE_CHECKING:
-    pass
 
 # The mart whose date column is the publication's event date range (docs/metrics.md "Ranges").
 COVERAGE_MART = ("exec_daily_kpis", "kpi_date")
