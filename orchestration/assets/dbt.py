@@ -52,10 +52,11 @@ DAILY_SELECT = f"tag:{DAILY_TAG}"
 
 
 def dbt_group(resource_props: Mapping[str, Any]) -> str:
-    """Group by the model's folder: staging, intermediate, ``marts_<domain>`` (marts/<domain>/)."""
+    """Group by the model's folder: staging, intermediate, semantic (the semantic layer's time
+    spine: not a mart, no mart freshness policy), ``marts_<domain>`` (marts/<domain>/)."""
     fqn = list(resource_props.get("fqn") or [])
     folders = fqn[1:-1]
-    for folder in ("staging", "intermediate"):
+    for folder in ("staging", "intermediate", "semantic"):
         if folder in folders:
             return folder
     if "marts" in folders:

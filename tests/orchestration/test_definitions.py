@@ -130,6 +130,7 @@ def test_translator_maps_lake_sources_to_bronze_and_groups_by_folder():
     assert dbt_group({"fqn": ["pulse", "marts", "core", "dim_users"]}) == "marts_core"
     assert dbt_group({"fqn": ["pulse", "marts", "revenue", "rev_mrr_daily"]}) == "marts_revenue"
     assert dbt_group({"fqn": ["pulse", "intermediate", "int_x"]}) == "intermediate"
+    assert dbt_group({"fqn": ["pulse", "semantic", "metricflow_time_spine"]}) == "semantic"
 
 
 def test_partition_window_becomes_inclusive_dbt_vars():
