@@ -41,6 +41,7 @@ from lake.collector.openapi import build as build_openapi
 from lake.consent import CONSENT, RedisConsent, audit_changes, message_keys, rebuild_gate
 from lake.dedupe import RecentIds
 from lake.live import LiveHub
+from lake.live.endpoints import build_routes as live_routes
 from lake.pipeline import EVENT, QUARANTINE, mask_batch_envelope, prepare, schema_check
 from lake.privacy import MaskCounts, key_bytes, load_policy
 from lake.ratelimit import build_rate_limiter
@@ -559,5 +560,5 @@ def create_app(
     ]
     if enable_noop:
         routes.append(Route("/v1/noop", _endpoint("/v1/noop", _noop), methods=["POST"]))
-    routes += list(hub.routes())
+    routes += live_routes(hub)
     return Starlette(routes=routes, lifespan=lifespan)

@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lake.live import LiveHub
+from lake.live.endpoints import build_routes
 from pulse.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -76,7 +77,7 @@ def make_app(hub: LiveHub) -> Starlette:
         finally:
             await hub.stop()
 
-    routes = [*hub.routes(), Route("/publish", publish, methods=["POST"])]
+    routes = [*build_routes(hub), Route("/publish", publish, methods=["POST"])]
     return Starlette(routes=routes, lifespan=lifespan)
 
 
