@@ -87,7 +87,9 @@ def _measure(settings, users: int, days: int, seed: int):
 
     prepare_manifest(settings)
     started = time.perf_counter()
-    ok = materialize_all(settings)
+    from orchestration.definitions import build_defs  # after the manifest is prepared
+
+    ok = materialize_all(settings, definitions=build_defs)
     metrics.append(
         {
             "metric": "materialize every asset",

@@ -115,7 +115,9 @@ def run_demo(
         from orchestration.materialize import materialize_all
 
         prepare_manifest(settings)
-        if not materialize_all(settings):
+        from orchestration.definitions import build_defs  # after the manifest is prepared
+
+        if not materialize_all(settings, definitions=build_defs):
             raise SystemExit("materialization failed: see the log above")
 
     echo(phases.summary())

@@ -135,14 +135,15 @@ def erase_command(user_id: str, rederive: bool) -> None:
 def _rederive(settings: Settings, dates) -> None:
     import time
 
-    from orchestration.privacy import rederive
+    from orchestration.definitions import build_defs
+    from orchestration.materialize import rederive
 
     click.echo(
         "re-deriving aggregates: dbt models and the gold publication"
         + (f" (event dates {dates[0]}..{dates[1]})" if dates else "")
     )
     started = time.monotonic()
-    ok = rederive(settings, dates)
+    ok = rederive(settings, dates, definitions=build_defs)
     click.echo(
         f"re-derivation {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s"
     )

@@ -107,7 +107,7 @@ def test_materialize_publish_read_during_a_run_then_failed_check_alerts(loaded_w
     reader.start()
     started = time.monotonic()
     try:
-        assert materialize_all(settings) is True
+        assert materialize_all(settings, definitions=build_defs) is True
     finally:
         reader.stop.set()
         reader.join(timeout=30)
