@@ -46,8 +46,8 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from core.settings import Settings
 from lake.tables import BRONZE_TABLES
-from pulse.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ import datetime as dt
 
 import dagster as dg
 
+from core.settings import Settings
 from orchestration.assets.bronze import BRONZE_ASSETS
 from orchestration.assets.dbt import build_dbt_assets, has_daily_models
 from orchestration.assets.maintenance import MAINTENANCE_ASSETS
@@ -39,7 +40,6 @@ from orchestration.schedules import build_schedules
 from orchestration.sensors.alerts import SENSORS
 from orchestration.sensors.bronze import build_bronze_events_sensor
 from orchestration.warehouse import GOLD_TAG, load_manifest, models_from_manifest, tagged
-from pulse.settings import Settings
 
 MART_GROUPS = (
     "marts_core",

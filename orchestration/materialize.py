@@ -22,7 +22,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger("pulse.materialize")
 
@@ -108,6 +108,7 @@ def materialize_all(
     event log is in the Dagster instance either way.
     """
     _ensure_logging()
+    from core.metadata import engine_for
     from orchestration.alerting.rules import AlertRulesError
     from orchestration.alerting.sources import run_failure_occurrence
     from orchestration.alerting.store import now_utc, record_occurrence
@@ -115,7 +116,6 @@ def materialize_all(
     from orchestration.partitions import PARTITIONS_START_DATE, clamp_range
     from orchestration.schedules import partition_range_tags
     from orchestration.sensors.alerts import alert_on_failed_checks, rules_for
-    from pulse.metadata import engine_for
 
     started = time.monotonic()
     events = settings.table_path("bronze", "events")

@@ -20,9 +20,9 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from core.settings import Settings
 from orchestration.jobs import WAREHOUSE_TAGS
 from orchestration.resources import PulseResource
-from pulse.settings import Settings
 
 Rederive = Callable[[Settings, tuple[dt.date, dt.date] | None], bool]
 """Rebuild what erased rows fed (the event-date window, or everything when ``None``); True on

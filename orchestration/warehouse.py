@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 if TYPE_CHECKING:
     import polars as pl

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pulse.settings import Settings, SettingsError, get_settings
+from core.settings import Settings, SettingsError, get_settings
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -83,8 +83,8 @@ def sources() -> None:
 @click.argument("name")
 def sources_add(name: str) -> None:
     """Create a source; its write key is the last word printed (shown once, stored hashed)."""
+    from core.metadata import engine_for
     from lake.sources import create_source
-    from pulse.metadata import engine_for
 
     try:
         source, key = create_source(engine_for(_settings()), name)
@@ -96,8 +96,8 @@ def sources_add(name: str) -> None:
 @sources.command("list")
 def sources_list() -> None:
     """List sources (write keys are never shown again)."""
+    from core.metadata import engine_for
     from lake.sources import list_sources
-    from pulse.metadata import engine_for
 
     rows = list_sources(engine_for(_settings()))
     if not rows:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from pulse.settings import Settings, SettingsError, get_settings
+from core.settings import Settings, SettingsError, get_settings
 
 
 def _settings() -> Settings:

@@ -17,8 +17,8 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
+from core.settings import Settings
 from lake.gold import mart_path, read_mart
-from pulse.settings import Settings
 
 pytestmark = pytest.mark.integration
 

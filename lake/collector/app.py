@@ -32,6 +32,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from core.metadata import engine_for
+from core.pii_policy import load_policy
+from core.settings import Settings
 from lake.collector.flusher import Flusher
 from lake.collector.limits import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES
 from lake.collector.logs import Throttle
@@ -43,14 +46,12 @@ from lake.dedupe import RecentIds
 from lake.live import LiveHub
 from lake.live.endpoints import build_routes as live_routes
 from lake.pipeline import EVENT, QUARANTINE, mask_batch_envelope, prepare, schema_check
-from lake.privacy import MaskCounts, key_bytes, load_policy
+from lake.privacy import MaskCounts, key_bytes
 from lake.ratelimit import build_rate_limiter
 from lake.schemas import SchemaRegistry
 from lake.sources import MISS, Source, authenticate, cached_source
 from lake.wal import WALClosedError, WriteAheadLog
 from lake.writer import DeltaSink
-from pulse.metadata import engine_for
-from pulse.settings import Settings
 
 log = logging.getLogger("lake.collector")
 

@@ -33,9 +33,9 @@ from typing import Any
 
 import orjson
 
+from core.settings import Settings
 from lake.live.filters import LiveFilter
 from lake.live.frames import US_PER_MINUTE, MinuteCounts, count_rows, row_to_frame
-from pulse.settings import Settings
 
 log = logging.getLogger(__name__)
 

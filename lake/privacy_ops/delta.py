@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlparse
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from core.settings import Settings
 from lake.privacy_ops.identity import (
     Identity,
     Relation,
@@ -40,7 +41,6 @@ from lake.privacy_ops.identity import (
     row_predicate,
 )
 from lake.privacy_ops.verify import file_hits, log_hits
-from pulse.settings import Settings
 
 log = logging.getLogger(__name__)
 

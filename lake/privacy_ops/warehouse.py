@@ -17,8 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from core.settings import Settings
 from lake.privacy_ops.identity import Identity, Relation, detect_columns, row_predicate
-from pulse.settings import Settings
 
 
 class WarehouseLocked(RuntimeError):

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from deltalake import DeltaTable
 
+from core.settings import Settings
 from lake.audit import AuditEntry, audit_path, read, record, subject_token
-from pulse.settings import Settings
 
 
 @pytest.fixture

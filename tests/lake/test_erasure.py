@@ -65,6 +65,7 @@ def _traces(settings, needles: list[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     from bench.transform import run_dbt
+    from core.settings import get_settings
     from lake.collector.flusher import Flusher
     from lake.ingest import bulk_load
     from lake.pipeline import prepare
@@ -75,7 +76,6 @@ def world(tmp_path_factory):
     from lake.wal import WriteAheadLog
     from lake.writer import DeltaSink
     from orchestration.dbt_project import prepare_manifest
-    from pulse.settings import get_settings
 
     data = tmp_path_factory.mktemp("erasure") / "data"
     saved = os.environ.get("PULSE_DATA_DIR")

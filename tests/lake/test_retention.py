@@ -17,12 +17,12 @@ import pytest
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
+from core.settings import Settings, SettingsError
 from lake import retention
 from lake.audit import read as read_audit
 from lake.retention import RetentionPolicyError, enforce, load_policies, parse_policies
 from lake.tables import EVENTS_SCHEMA
 from lake.writer import DeltaSink, rows_to_table
-from pulse.settings import Settings, SettingsError
 
 NOW = dt.datetime(2026, 5, 1, 9, 30, tzinfo=dt.UTC)
 FIRST = dt.date(2026, 4, 1)  # 30 days of events: 2026-04-01 .. 2026-04-30
@@ -374,7 +374,7 @@ def test_policy_file_setting_is_used(tmp_path, monkeypatch):
     path.write_text("version: 1\npolicies:\n  - {name: q, table: bronze/quarantine, keep: 7d}\n")
     monkeypatch.setenv("PULSE_RETENTION_POLICY_FILE", str(path))
     monkeypatch.setenv("PULSE_DATA_DIR", str(tmp_path / "data"))
-    from pulse.settings import get_settings
+    from core.settings import get_settings
 
     get_settings.cache_clear()
     try:
@@ -406,8 +406,8 @@ def test_keep_durations():
 def test_cli_dry_run_then_enforce(settings, monkeypatch):
     from click.testing import CliRunner
 
+    from core.settings import get_settings
     from pulse.cli import main
-    from pulse.settings import get_settings
 
     _lake(settings, days=3)
     monkeypatch.setenv("PULSE_DATA_DIR", str(settings.data_dir))

@@ -22,7 +22,7 @@ DEMO_DAYS = 45  # the shared demo world's days (tests/conftest.py)
 
 @pytest.fixture
 def loaded_world(demo_run, tmp_path, monkeypatch):
-    from pulse.settings import get_settings
+    from core.settings import get_settings
 
     data_dir = tmp_path / "data"
     shutil.copytree(demo_run[0], data_dir, ignore=shutil.ignore_patterns("dbt"))
@@ -64,13 +64,13 @@ class Reader(threading.Thread):
 def test_materialize_publish_read_during_a_run_then_failed_check_alerts(loaded_world):
     import dagster as dg
 
+    from core.metadata import engine_for
     from lake import gold
     from orchestration.alerts import list_alerts
     from orchestration.definitions import build_defs
     from orchestration.materialize import instance_for, materialize_all
     from orchestration.resources import PulseResource
     from orchestration.sensors.alerts import asset_check_failure_alerts
-    from pulse.metadata import engine_for
 
     settings = loaded_world
     first = gold.current(settings)  # published by the demo's run

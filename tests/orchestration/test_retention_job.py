@@ -156,7 +156,7 @@ def test_job_and_schedule_select_only_the_retention_asset():
 def test_a_partition_that_cannot_be_archived_fails_the_run_after_the_others(
     lake, tmp_path, monkeypatch
 ):
-    from pulse.settings import get_settings
+    from core.settings import get_settings
 
     blocker = tmp_path / "blocked"
     blocker.write_text("a file where the archive folder should be")

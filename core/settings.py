@@ -164,7 +164,7 @@ class Settings(BaseSettings):
         """A bad policy file stops start-up here, with the reason (not at the first event)."""
         if value is None:
             return None
-        from lake.privacy import load_policy
+        from core.pii_policy import load_policy
 
         value = value.expanduser().resolve()
         load_policy(value)  # PolicyError is a ValueError: pydantic reports it on this variable
