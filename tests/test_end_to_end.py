@@ -176,7 +176,7 @@ def _text_of(path) -> bytes:
     return path.read_bytes()
 
 
-_COMMENT_PII = {  # what the simulator writes into free-text comments (lake/simulator/engine.py)
+_COMMENT_PII = {  # what the simulator writes into free-text comments (lake/simulator/engine/feedback.py)
     "card": rb"\b4\d{3} \d{4} \d{4} \d{4}\b",
     "ssn": rb"\b\d{3}-\d{2}-\d{4}\b",
     "ip": rb"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b",
