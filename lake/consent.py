@@ -149,7 +149,11 @@ def load_ledger(settings: Settings) -> list[dict[str, Any]]:
     path = settings.table_path("bronze", CONSENT)
     if not DeltaTable.is_deltatable(str(path)):
         return []
-    files = DeltaTable(str(path)).file_uris()
+    from lake.delta_files import local_data_files
+
+    files = local_data_files(DeltaTable(str(path)))
+    if files is None:
+        raise ValueError(f"the consent ledger {path} must be a local Delta table")
     if not files:
         return []
     import pyarrow as pa

@@ -39,6 +39,9 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
+from lake.delta_files import local_data_files
+from lake.sql import quote_ident, quote_literal
+
 # DuckDB types of the partition column types read_parquet must parse from hive-style paths.
 _HIVE_TYPES = {
     pa.date32(): "date",
@@ -49,22 +52,16 @@ _HIVE_TYPES = {
 }
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def parquet_scan_sql(table: DeltaTable) -> str | None:
     """``read_parquet(...)`` over the current snapshot of ``table``, or None when DuckDB's reader
     would not read it exactly as Delta does (reader features such as deletion vectors or column
     mapping, remote files, partition types not mapped here) or there is no file to read."""
     if table.protocol().min_reader_version > 1:
         return None
-    files = table.file_uris()
-    if not files:
+    files = local_data_files(table)
+    if not files:  # remote (read through the Arrow dataset) or empty
         return None
-    paths = [f.removeprefix("file://") for f in files]
-    if any("://" in path for path in paths):
-        return None
+    paths = [str(f) for f in files]
     schema = pa.schema(table.schema().to_arrow())
     hive_types = {}
     for column in table.metadata().partition_columns:
@@ -72,10 +69,10 @@ def parquet_scan_sql(table: DeltaTable) -> str | None:
         if duck_type is None:
             return None
         hive_types[column] = duck_type
-    types = ", ".join(f"{_sql_string(c)}: {t}" for c, t in hive_types.items())
+    types = ", ".join(f"{quote_literal(c)}: {t}" for c, t in hive_types.items())
     # union_by_name: files written before a column was added lack it (null, as Delta reads it).
     return (
-        f"read_parquet([{', '.join(_sql_string(p) for p in paths)}], "
+        f"read_parquet([{', '.join(quote_literal(p) for p in paths)}], "
         f"hive_partitioning = {'true' if hive_types else 'false'}, union_by_name = true"
         + (f", hive_types = {{{types}}})" if hive_types else ")")
     )
@@ -113,13 +110,15 @@ class Plugin(BasePlugin):
     def configure_cursor(self, cursor) -> None:
         for name, dataset in self._open().items():
             if isinstance(dataset, str):
-                cursor.execute(f"create or replace temp view {name} as select * from {dataset}")
+                cursor.execute(
+                    f"create or replace temp view {quote_ident(name)} as select * from {dataset}"
+                )
             else:
                 cursor.register(name, dataset)
         for name, path in self._missing.items():
             # Fail when (and only when) a model reads it, with a message that says what to do.
             message = f"bronze Delta table {path} does not exist: land events first"
-            message = message.replace("'", "''")
             cursor.execute(
-                f"create or replace temp view {name} as select error('{message}') as missing"
+                f"create or replace temp view {quote_ident(name)} as "
+                f"select error({quote_literal(message)}) as missing"
             )

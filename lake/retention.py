@@ -47,6 +47,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.settings import Settings
+from lake.sql import column_list, literal_list, qualified, quote_ident, quote_literal
 from lake.tables import BRONZE_TABLES
 
 log = logging.getLogger(__name__)
@@ -487,15 +488,11 @@ def cutoff_date(now: dt.datetime, keep_days: int) -> dt.date:
     return now.date() - dt.timedelta(days=keep_days)
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def where_predicate(where: dict[str, list[str]] | None) -> str | None:
     if not where:
         return None
     return " AND ".join(
-        f'"{column}" IN ({", ".join(_quote(v) for v in values)})'
+        f"{quote_ident(column)} IN {literal_list(values)}"
         for column, values in sorted(where.items())
     )
 
@@ -503,7 +500,7 @@ def where_predicate(where: dict[str, list[str]] | None) -> str | None:
 def delete_predicate(date_column: str, day: dt.date, where: dict[str, list[str]] | None) -> str:
     """SQL predicate of a retention delete (typed date literal; no user identifiers in it, since
     the predicate is kept in the Delta log)."""
-    date = f'"{date_column}" = DATE {_quote(day.isoformat())}'
+    date = f"{quote_ident(date_column)} = DATE {quote_literal(day.isoformat())}"
     rows = where_predicate(where)
     return f"{date} AND {rows}" if rows else date
 
@@ -560,9 +557,10 @@ def _matching_days(
 ) -> dict[dt.date, int]:
     """Expired days that still hold rows matching ``where``, with their counts: one query over
     the expired range instead of one per day (most were emptied by earlier runs)."""
+    column = quote_ident(date_column)
     sql = (
-        f'select "{date_column}", count(*) from t where "{date_column}" < '
-        f"DATE {_quote(cutoff.isoformat())} and {where_predicate(where)} group by 1"
+        f"select {column}, count(*) from t where {column} < "
+        f"DATE {quote_literal(cutoff.isoformat())} and {where_predicate(where)} group by 1"
     )
     result = _query(delta, sql).read_all()
     return dict(zip(result.column(0).to_pylist(), result.column(1).to_pylist(), strict=True))
@@ -697,7 +695,7 @@ def _enforce_partition(
                 # The archive holds exactly what the delete below removes: same snapshot, same
                 # predicate, every column in the table's order and types.
                 schema = _plain_schema(pa.schema(snapshot.schema().to_arrow()))
-                columns = ", ".join(f'"{name}"' for name in schema.names)
+                columns = column_list(schema.names)
                 directory = ctx.store.partition_dir(info.name, column, day)
                 name = f"part-{ctx.report.run_id}-{policy.name}.parquet"
                 archived, rows = ctx.store.write(
@@ -820,13 +818,15 @@ def _enforce_warehouse_copy(
         )
         return action
     where = where_predicate({renames[k]: v for k, v in (policy.where or {}).items()})
-    predicate = f'"{date_column}" < DATE {_quote(cutoff.isoformat())}'
+    predicate = f"{quote_ident(date_column)} < DATE {quote_literal(cutoff.isoformat())}"
     if where:
         predicate += f" AND {where}"
         # rows a whole-day policy of this run removes (in a dry run: would remove) count there
         whole = ctx.warehouse_cutoffs.get(table)
         if whole is not None:
-            predicate += f' AND "{date_column}" >= DATE {_quote(whole.isoformat())}'
+            predicate += (
+                f" AND {quote_ident(date_column)} >= DATE {quote_literal(whole.isoformat())}"
+            )
     else:
         ctx.warehouse_cutoffs[table] = max(cutoff, ctx.warehouse_cutoffs.get(table, cutoff))
     try:
@@ -846,14 +846,16 @@ def _enforce_warehouse_copy(
         ).fetchall()[0][0]
         if not found:
             return None
-        count = con.execute(f"select count(*) from main.{table} where {predicate}").fetchall()[0][0]
+        count = con.execute(
+            f"select count(*) from {qualified('main', table)} where {predicate}"
+        ).fetchall()[0][0]
         if not count:
             return None
         action.rows_deleted = count
         if ctx.report.dry_run:
             action.status = "would_delete"
             return action
-        con.execute(f"delete from main.{table} where {predicate}")
+        con.execute(f"delete from {qualified('main', table)} where {predicate}")
         con.execute("checkpoint")
     record(
         ctx.settings,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from core.settings import Settings
+from lake.sql import qualified
 
 if TYPE_CHECKING:
     import polars as pl
@@ -46,7 +47,7 @@ class Model:
 
     @property
     def relation(self) -> str:
-        return f'"{self.schema}"."{self.alias}"'
+        return qualified(self.schema, self.alias)
 
 
 def models_from_manifest(manifest: Mapping[str, Any]) -> dict[str, Model]:

@@ -27,20 +27,20 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 from deltalake import DeltaTable
 
 from core.settings import Settings
+from lake.delta_files import local_data_files
 from lake.privacy_ops.identity import (
     Identity,
     Relation,
     detect_columns,
-    quote_literal,
     row_predicate,
 )
 from lake.privacy_ops.verify import file_hits, log_hits
+from lake.sql import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,15 @@ def register(con, settings: Settings, path: Path, alias: str) -> Relation | None
     writes): faster than an Arrow dataset, and files rewritten by delta-rs (``string_view``
     columns) would break pyarrow's filter pushdown (``equal(string, string_view)``)."""
     table = DeltaTable(str(path))
-    files = [str(_local_path(uri)) for uri in table.file_uris()]
+    local = local_data_files(table)
+    if local is None:
+        raise ValueError(f"{path} is not a local Delta table: erasure works on the local lake")
+    files = [str(f) for f in local]
     if not files:
         return None
     listing = "[" + ", ".join(quote_literal(f) for f in files) + "]"
     hive = "true" if table.metadata().partition_columns else "false"
+    alias = quote_ident(alias)
     con.execute(
         f"create or replace temp view {alias} as select * from read_parquet({listing}, "
         f"hive_partitioning = {hive}, union_by_name = true)"
@@ -144,7 +148,7 @@ def purge_history(path: Path, needles: Sequence[str]) -> dict[str, int]:
     table.create_checkpoint()
     version = table.version()
     log_removed = _drop_log_before(path / LOG_DIR, version)
-    referenced = {_local_path(uri) for uri in table.file_uris()}
+    referenced = {f.resolve() for f in local_data_files(table) or []}
     strays = 0
     for file in path.rglob("*.parquet"):
         if LOG_DIR in file.parts or file.resolve() in referenced:
@@ -173,11 +177,6 @@ def _drop_log_before(log_dir: Path, version: int) -> int:
             file.unlink(missing_ok=True)
             removed += 1
     return removed
-
-
-def _local_path(uri: str) -> Path:
-    parsed = urlparse(uri)
-    return Path(unquote(parsed.path) if parsed.scheme == "file" else uri).resolve()
 
 
 def table_holds(path: Path, needles: Sequence[str]) -> bool:

@@ -81,7 +81,8 @@ def _count(con, path: Path, rel: Relation, identity: Identity, dates: list) -> i
         return 0
     if path.name == "events" and any(c.name == "event_date" for c in rel.columns):
         n, low, high = con.execute(
-            f"select count(*), min(event_date), max(event_date) from {rel.name} where {predicate}"
+            f'select count(*), min("event_date"), max("event_date") from {rel.name} '
+            f"where {predicate}"
         ).fetchall()[0]
         if low is not None:
             dates.append((low, high))

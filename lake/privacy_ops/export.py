@@ -22,12 +22,12 @@ from lake.privacy_ops.files import loose_files
 from lake.privacy_ops.identity import (
     Relation,
     detect_columns,
-    quote_literal,
     resolve,
     row_predicate,
     validate_user_id,
 )
 from lake.privacy_ops.verify import PARQUET_MAGIC
+from lake.sql import quote_literal
 
 
 def _rows(con, relation: Relation, predicate: str) -> list[dict[str, Any]]:

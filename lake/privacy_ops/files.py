@@ -36,8 +36,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.settings import Settings
-from lake.privacy_ops.identity import Identity, quote_ident, row_predicate
+from lake.privacy_ops.identity import Identity, row_predicate
 from lake.privacy_ops.verify import DUCKDB_MAGIC, PARQUET_MAGIC, SQLITE_MAGIC, file_hits, iter_files
+from lake.sql import quote_ident
 
 REDACTED = "[erased]"
 _WAL_HEADER = struct.Struct("<II")
@@ -167,12 +168,12 @@ def redact_sqlite(path: Path, needles: Sequence[str]) -> int:
             )
         ]
         for table in tables:
-            t = quote_ident(table) if table.islower() else f'"{table}"'
+            t = quote_ident(table)
             for _cid, column, ctype, *_ in con.execute(f"pragma table_info({t})").fetchall():
                 kind = (ctype or "").upper()
                 if kind and not any(k in kind for k in ("CHAR", "TEXT", "CLOB", "JSON")):
                     continue
-                c = f'"{column}"'
+                c = quote_ident(column)
                 for needle in needles:
                     cur = con.execute(
                         f"update {t} set {c} = replace({c}, ?, ?) "

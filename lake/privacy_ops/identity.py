@@ -23,14 +23,16 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from lake.sql import literal_list, quote_ident, quote_literal
+
 USER_COLUMN = "user_id"
+_USER = quote_ident(USER_COLUMN)  # as it appears in SQL
 # Columns whose values are identities (exact match); any other string column is matched too.
 IDENTITY_COLUMNS = ("user_id", "anonymous_id", "previous_id")
 # `hmac:<key id>:<32 hex>` (lake.privacy.pseudonymize); the key id is optional for tokens made
 # before key ids existed.
 TOKEN_RE = re.compile(r"hmac:(?:[0-9a-f]+:)?[0-9a-f]{32}")
 TOKEN_SQL_RE = "hmac:(?:[0-9a-f]+:)?[0-9a-f]{32}"
-_SIMPLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -79,21 +81,9 @@ def validate_user_id(user_id: str) -> str:
     return value
 
 
-def quote_ident(name: str) -> str:
-    return name if _SIMPLE_NAME.match(name) else '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def json_needle(value: str) -> str:
     """How ``value`` appears inside JSON text written by orjson (quoted, escaped)."""
     return orjson.dumps(value).decode()
-
-
-def _in_list(values: Sequence[str]) -> str:
-    return "(" + ", ".join(quote_literal(v) for v in values) + ")"
 
 
 def row_predicate(columns: Sequence[Column], identity: Identity) -> str | None:
@@ -104,7 +94,7 @@ def row_predicate(columns: Sequence[Column], identity: Identity) -> str | None:
     the same rule as "a match, owned by nobody else", written so that the costly JSON searches
     only run on rows without a user id (both engines skip an OR's right side when the left holds)."""
     needles = identity.needles
-    listed = _in_list(needles)
+    listed = literal_list(needles)
     hits = []
     has_user = any(c.name == USER_COLUMN and c.is_string for c in columns)
     for col in columns:
@@ -117,8 +107,8 @@ def row_predicate(columns: Sequence[Column], identity: Identity) -> str | None:
     if not has_user:
         return "(" + " OR ".join(hits) + ")" if hits else None
     if not hits:
-        return f"{USER_COLUMN} IN {listed}"
-    return f"({USER_COLUMN} IN {listed} OR ({USER_COLUMN} IS NULL AND ({' OR '.join(hits)})))"
+        return f"{_USER} IN {listed}"
+    return f"({_USER} IN {listed} OR ({_USER} IS NULL AND ({' OR '.join(hits)})))"
 
 
 @dataclass(frozen=True)
@@ -164,20 +154,20 @@ def resolve(con, relations: Sequence[Relation], user_id: str) -> Identity:
             continue
         for column in ("anonymous_id", "previous_id"):
             if rel.has(column):
+                c = quote_ident(column)
                 rows = con.execute(
-                    f"select distinct {column} from {rel.name} "
-                    f"where {USER_COLUMN} = {uid} and {column} is not null"
+                    f"select distinct {c} from {rel.name} where {_USER} = {uid} and {c} is not null"
                 ).fetchall()
                 linked.update(r[0] for r in rows)
     identity = identity.merge(linked, ())
-    ids = _in_list(identity.ids)
+    ids = literal_list(identity.ids)
     mine: dict[str, set[str]] = {}  # token -> (relation, column) names where it appears
     for rel in relations:
         if not rel.has(USER_COLUMN) or not rel.json_columns:
             continue
-        owner = f"{USER_COLUMN} in {ids}"
+        owner = f"{_USER} in {ids}"
         if rel.has("anonymous_id"):
-            owner += f" or ({USER_COLUMN} is null and anonymous_id in {ids})"
+            owner += f' or ({_USER} is null and "anonymous_id" in {ids})'
         for column in rel.json_columns:
             c = quote_ident(column)
             rows = con.execute(
@@ -198,8 +188,8 @@ def resolve(con, relations: Sequence[Relation], user_id: str) -> Identity:
             if token in shared:
                 continue
             other = con.execute(
-                f"select count(*) from (select 1 from {relation} where {USER_COLUMN} is not null "
-                f"and {USER_COLUMN} not in {ids} and strpos({c}, {quote_literal(token)}) > 0 "
+                f"select count(*) from (select 1 from {relation} where {_USER} is not null "
+                f"and {_USER} not in {ids} and strpos({c}, {quote_literal(token)}) > 0 "
                 "limit 1)"
             ).fetchall()[0][0]
             if other:

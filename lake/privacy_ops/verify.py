@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from core.settings import Settings
+from lake.sql import qualified, quote_ident
 
 PARQUET_MAGIC = b"PAR1"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -133,8 +134,8 @@ def duckdb_hits(path: Path, needles: Sequence[str]) -> list[str]:
                 if needle in found:
                     continue
                 hit = con.execute(
-                    f'select count(*) from (select 1 from "{schema}"."{table}" '
-                    f'where strpos("{column}", ?) > 0 limit 1)',
+                    f"select count(*) from (select 1 from {qualified(schema, table)} "
+                    f"where strpos({quote_ident(column)}, ?) > 0 limit 1)",
                     [needle],
                 ).fetchall()[0][0]
                 if hit:

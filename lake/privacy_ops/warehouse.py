@@ -19,6 +19,7 @@ import duckdb
 
 from core.settings import Settings
 from lake.privacy_ops.identity import Identity, Relation, detect_columns, row_predicate
+from lake.sql import qualified, quote_ident, quote_literal
 
 
 class WarehouseLocked(RuntimeError):
@@ -56,7 +57,7 @@ def relations(con: duckdb.DuckDBPyConnection) -> list[Relation]:
         tables.setdefault((schema, table), []).append((column, dtype == "VARCHAR"))
     out = []
     for (schema, table), cols in tables.items():
-        name = f'"{schema}"."{table}"'
+        name = qualified(schema, table)
         out.append(Relation(name, f"warehouse/{schema}.{table}", detect_columns(con, name, cols)))
     return out
 
@@ -80,8 +81,8 @@ def rewrite_file(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     try:
         con.execute("checkpoint")
         catalog = con.execute("select current_database()").fetchall()[0][0]
-        con.execute(f"attach '{fresh}' as pulse_erasure_fresh")
-        con.execute(f'copy from database "{catalog}" to pulse_erasure_fresh')
+        con.execute(f"attach {quote_literal(str(fresh))} as pulse_erasure_fresh")
+        con.execute(f"copy from database {quote_ident(catalog)} to pulse_erasure_fresh")
         con.execute("detach pulse_erasure_fresh")
         os.replace(fresh, path)
         Path(str(path) + ".wal").unlink(missing_ok=True)

@@ -1,13 +1,14 @@
-"""Erasure and export on a small world: real Delta tables, a real dbt warehouse, two gold
-publications, Dagster's SQLite stores and a collector WAL.
+"""Erasure and export on a data dir that a full ``pulse demo`` (every asset materialized) produced:
+every table the platform writes (bronze, system tables such as ``quality_scores`` with its
+``table`` column, the dbt warehouse, gold publications, churn scores, Dagster's SQLite stores, the
+collector WAL), plus tables whose names and columns are reserved words (``table``, ``select``,
+``order``) or hold spaces and quotes, in the lake, the warehouse and a SQLite file.
 
-One module-scoped world: bulk-load, flush a few of user A's events through a real WAL, build the
-daily KPI models with dbt (`dbt run --select +exec_daily_kpis`: the smallest build with
-user-level and aggregate tables; the full graph through Dagster is too slow for the test budget),
-publish two gold publications of them. Then erase A with the CLI and check, with a scan written
-independently of the code under test, that no file of the data dir, no older Delta version and no
-`_delta_log` entry still holds A's id, anonymous id or PII tokens, while every other user's rows
-are untouched; rebuilding the models then drops A from the DAU.
+The module copies the shared demo (tests/conftest.py ``demo_run``), adds two of user A's events
+through a real WAL, the odd tables and a second gold publication. Then erase A with the CLI and
+check, with a scan written independently of the code under test, that no file of the data dir, no
+older Delta version and no `_delta_log` entry still holds A's id, anonymous id or PII tokens, while
+every other user's rows are untouched; rebuilding the models then drops A from the DAU.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -23,20 +25,29 @@ from pathlib import Path
 import duckdb
 import orjson
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError
 
 pytestmark = pytest.mark.integration
 
-KPI_SELECTION = "+exec_daily_kpis"
 GOLD_MODELS = ("exec_daily_kpis", "stg_events")  # an aggregate and a user-level model
+# Names that break SQL pasted without quoting: reserved words, a space, both kinds of quote.
+ODD_LAKE_TABLE = ("bronze", 'app odd "names"')
+ODD_WAREHOUSE_TABLE = 'odd "table" name'
+ODD_SQLITE = ("dagster_home", "storage", "odd names.db")
+QUOTED_COLUMN = 'it\'s "quoted"'
 
 
 def _bronze(settings, table="events") -> pl.DataFrame:
     return pl.from_arrow(DeltaTable(str(settings.table_path("bronze", table))).to_pyarrow_table())
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _traces(settings, needles: list[str]) -> list[str]:
@@ -57,37 +68,61 @@ def _traces(settings, needles: list[str]) -> list[str]:
                 for schema, table in con.execute(
                     "select table_schema, table_name from information_schema.tables"
                 ).fetchall():
-                    text += str(con.execute(f'select * from "{schema}"."{table}"').fetchall())
+                    relation = f"{_quoted(schema)}.{_quoted(table)}"
+                    text += str(con.execute(f"select * from {relation}").fetchall())
         hits += [f"{path.relative_to(settings.data_dir)}:{n}" for n in needles if n in text]
     return hits
 
 
+def _odd_rows(user_a: str, anon_a: str, user_b: str) -> dict[str, list]:
+    """Two rows of A (one only through its anonymous id inside JSON), one of B."""
+    return {
+        "table": [user_a, "nobody", user_b],
+        "select": ["{}", orjson.dumps({"device": anon_a}).decode(), "{}"],
+        "order": [1, 2, 3],
+        "plan name": ["basic", "pro", "basic"],
+        QUOTED_COLUMN: ["x", "y", user_b],
+    }
+
+
+def _add_odd_tables(settings, user_a: str, anon_a: str, user_b: str) -> None:
+    rows = _odd_rows(user_a, anon_a, user_b)
+    write_deltalake(str(settings.table_path(*ODD_LAKE_TABLE)), pa.table(rows))
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute(
+            f"create table main.{_quoted(ODD_WAREHOUSE_TABLE)} as "
+            "select * from (values (?, ?, 1, 'basic', 'x'), (null, ?, 2, 'pro', 'y'), "
+            "(?, '{}', 3, 'basic', ?)) "
+            f'as t("user_id", "select", "order", "plan name", {_quoted(QUOTED_COLUMN)})',
+            [user_a, "{}", orjson.dumps({"device": anon_a}).decode(), user_b, user_b],
+        )
+    sqlite_path = settings.data_dir.joinpath(*ODD_SQLITE)
+    sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(sqlite_path) as db:
+        db.execute('create table "select" ("order" text, "plan name" text)')
+        db.executemany(
+            'insert into "select" values (?, ?)',
+            [(orjson.dumps({"user_id": user_a}).decode(), "basic"), (user_b, "pro")],
+        )
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    from bench.transform import run_dbt
+def world(demo_run, tmp_path_factory):
     from core.settings import get_settings
     from lake.collector.flusher import Flusher
-    from lake.ingest import bulk_load
     from lake.pipeline import prepare
     from lake.privacy import key_bytes
-    from lake.simulator import SimConfig, generate_world, write_world
-    from lake.snapshots import load_snapshots
     from lake.validation import to_us
     from lake.wal import WriteAheadLog
     from lake.writer import DeltaSink
-    from orchestration.dbt_project import prepare_manifest
 
     data = tmp_path_factory.mktemp("erasure") / "data"
+    # The dbt target under the data dir is a parse cache: the copy parses again if it needs to.
+    shutil.copytree(demo_run[0], data, ignore=shutil.ignore_patterns("dbt"))
     saved = os.environ.get("PULSE_DATA_DIR")
     os.environ["PULSE_DATA_DIR"] = str(data)
     get_settings.cache_clear()
     settings = get_settings()
-    prepare_manifest(settings)
-    world = generate_world(SimConfig(users=40, days=21, seed=5))
-    write_world(world, settings.sim_dir)
-    load_snapshots(settings.sim_dir, settings)
-    bulk_load(world.messages, settings, source_id="sim")
-
     events = _bronze(settings)
     ranked = (
         events.filter(pl.col("user_id").is_not_null())
@@ -117,37 +152,25 @@ def world(tmp_path_factory):
     wal.append(records)
     Flusher(settings, DeltaSink(settings), wal).flush_all()
     wal.close()
-    dbt = run_dbt(settings, ["run", "--select", KPI_SELECTION], data.parent / "dbt")
-    assert dbt["returncode"] == 0 and not dbt["failed"], dbt
     from lake import gold
     from orchestration.warehouse import read_only
 
-    for _ in range(2):  # an older retained publication must be cleaned too
-        with read_only(settings) as con:
-            gold.publish(
-                settings,
-                {m: con.sql(f"select * from {_relation(m)}").to_arrow_table() for m in GOLD_MODELS},
-            )
-    # What ML, reports and Dagster leave beside the tables (written here rather than by the slow
-    # assets themselves): scores per user, an HTML report embedding rows, a SQLite run store
-    # whose run config names the user, a log line.
-    users = ranked["user_id"].to_list()
-    pl.DataFrame({"user_id": users, "churn_probability": [0.5] * len(users)}).write_parquet(
-        settings.gold_dir / "churn_scores.parquet", compression="zstd"
-    )
+    # A second publication beside the demo's: an older retained publication must be cleaned too.
+    with read_only(settings) as con:
+        gold.publish(
+            settings,
+            {m: con.sql(f"select * from {_relation(m)}").to_arrow_table() for m in GOLD_MODELS},
+        )
+    _add_odd_tables(settings, user_a, anon_a, user_b)
+    # A report embedding rows (the demo's drift report holds no user ids), in a file whose name
+    # has a space and a quote, and a log line.
     settings.reports_dir.mkdir(parents=True, exist_ok=True)
-    (settings.reports_dir / "drift_report.html").write_text(
+    (settings.reports_dir / 'weekly "review".html').write_text(
         f'<html><script>var rows = [{{"user_id": "{user_a}"}}, {{"user_id": "{user_b}"}}];'
         "</script></html>"
     )
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(settings.dagster_home / "runs.db") as db:
-        db.execute("create table runs (run_id text, run_body text)")
-        db.execute(
-            "insert into runs values ('r1', ?)", (orjson.dumps({"user_id": user_a}).decode(),)
-        )
-    (settings.data_dir / "logs").mkdir(exist_ok=True)
-    (settings.data_dir / "logs" / "collector.log").write_text(f"ack anonymous_id={anon_a}\n")
+    with (settings.data_dir / "logs" / "collector.log").open("a") as log:
+        log.write(f"ack anonymous_id={anon_a}\n")
     yield {"settings": settings, "a": user_a, "b": user_b, "anon_a": anon_a}
     get_settings.cache_clear()
     if saved is None:
@@ -188,6 +211,12 @@ def test_export_writes_everything_held_about_the_user(world, tmp_path):
     )
     assert any(t.startswith("warehouse/") for t in doc["tables"])
     assert any(t.startswith("file/lake/gold/publications/") for t in doc["tables"])
+    # Every table the platform writes is searched, reserved-word and quoted names included.
+    odd_lake = "lake/" + "/".join(ODD_LAKE_TABLE)
+    assert [r["table"] for r in doc["tables"][odd_lake]] == [user]
+    assert doc["tables"][odd_lake][0][QUOTED_COLUMN] == user
+    assert [r["user_id"] for r in doc["tables"][f"warehouse/main.{ODD_WAREHOUSE_TABLE}"]] == [user]
+    assert "lake/system/quality_scores" not in doc["tables"]  # searched, holds nobody
     assert doc["linked_anonymous_ids"] and all(
         t.startswith("hmac:") for t in doc["pseudonymized_pii_tokens"]
     )
@@ -267,11 +296,18 @@ def test_erase_leaves_no_trace(world):
     request = requests.for_subject(settings, subject)[-1]
     assert request["status"] == "completed"
     assert request["rows_removed"]["lake/bronze/events"] == mine.height
-    assert request["rows_removed"]["wal"] == 2
+    assert request["rows_removed"]["wal"] >= 2  # ours, and the demo's last day over HTTP
     assert request["rows_removed"]["file/lake/gold/churn_scores.parquet"] == 1
-    assert request["rows_removed"]["sqlite/dagster_home/runs.db"] == 1
-    assert "text/reports/drift_report.html" in request["rows_removed"]
-    assert world["b"] in (settings.reports_dir / "drift_report.html").read_text()
+    # The odd tables: A's two rows (one found through the anonymous id inside JSON) are gone,
+    # B's row stays.
+    assert request["rows_removed"]["lake/" + "/".join(ODD_LAKE_TABLE)] == 2
+    assert request["rows_removed"][f"warehouse/main.{ODD_WAREHOUSE_TABLE}"] == 2
+    assert request["rows_removed"]["sqlite/" + "/".join(ODD_SQLITE)] == 1
+    odd = DeltaTable(str(settings.table_path(*ODD_LAKE_TABLE))).to_pyarrow_table().to_pylist()
+    assert [(r["order"], r["table"]) for r in odd] == [(3, world["b"])]
+    report = settings.reports_dir / 'weekly "review".html'
+    assert 'text/reports/weekly "review".html' in request["rows_removed"]
+    assert world["b"] in report.read_text()
     scores = pl.read_parquet(settings.gold_dir / "churn_scores.parquet")
     assert user not in scores["user_id"].to_list() and world["b"] in scores["user_id"].to_list()
     erasures = read(settings, action="erasure", subject=subject).to_pylist()

@@ -553,3 +553,59 @@ def test_a_busy_warehouse_is_reported_and_caught_up_by_the_next_run(settings):
     caught_up = enforce(settings, _policies(POLICIES), now=NOW)
     assert sum(a.rows_deleted for a in caught_up.actions if a.table == "warehouse/stg_events") == 90
     assert _warehouse_ids(settings) == set(_events(settings).column("message_id").to_pylist())
+
+
+@pytest.mark.integration
+def test_retention_on_a_fully_materialized_data_dir_with_odd_column_names(demo_run, tmp_path):
+    """Every table a full ``pulse demo`` wrote, plus a table whose date partition is named
+    ``order`` and whose filter column is ``table`` (reserved words) beside a quoted column: the
+    expired rows are archived and deleted, everything else stays."""
+    import shutil
+
+    from deltalake import write_deltalake
+
+    from lake.retention import load_policies
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_run[0], data, ignore=shutil.ignore_patterns("dbt"))
+    settings = Settings(data_dir=data)
+    old, new = dt.date(2026, 1, 2), dt.date(2026, 2, 27)
+    odd = pa.table(
+        {
+            "order": pa.array([old, old, new], pa.date32()),
+            "table": ["expire", "keep", "expire"],
+            "select": ["a", "b", "c"],
+            'it\'s "quoted"': ["x", "y", "z"],
+        }
+    )
+    write_deltalake(
+        str(settings.table_path("bronze", "app_odd_columns")), odd, partition_by=["order"]
+    )
+    policy_file = tmp_path / "retention.yaml"
+    policy_file.write_text(
+        (Path(retention.__file__).with_name("retention.yaml")).read_text()
+        + "  - name: odd_columns\n"
+        "    table: bronze/app_odd_columns\n"
+        "    where: {table: expire}\n"
+        "    keep: 30d\n"
+        "    archive: true\n"
+    )
+    events_before = _events(settings)
+    now = dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC)  # API telemetry (90d) keeps all; odd: 30d
+    report = enforce(settings, load_policies(settings, policy_file), now=now)
+    assert report.failed == [], report.failed
+    odd_actions = [a for a in report.actions if a.policy == "odd_columns"]
+    assert [(a.partition, a.status, a.rows_deleted) for a in odd_actions] == [
+        ("order=2026-01-02", "deleted", 1)
+    ]
+    left = DeltaTable(str(settings.table_path("bronze", "app_odd_columns"))).to_pyarrow_table()
+    assert sorted(left.column("select").to_pylist()) == ["b", "c"]
+    assert odd_actions[0].rows_archived == 1 and odd_actions[0].archive_path
+    back = pq.read_table(odd_actions[0].archive_path.removeprefix("file://"))
+    assert back.column("select").to_pylist() == ["a"]
+    assert back.column('it\'s "quoted"').to_pylist() == ["x"]
+    # The platform's own tables (bronze events inside their 400 days, the system tables with
+    # their ``table`` column) are untouched.
+    assert _events(settings).num_rows == events_before.num_rows
+    scores = DeltaTable(str(settings.table_path("system", "quality_scores"))).to_pyarrow_table()
+    assert scores.num_rows > 0 and "table" in scores.column_names
