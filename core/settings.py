@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     alert_webhook_url: SecretStr | None = None
     alert_delivery_timeout_seconds: float = Field(default=10.0, gt=0)
 
-    # ---- Retention and archival (lake/retention.py; docs/privacy.md) ----------------------------
+    # ---- Retention and archival (lake/retention/; docs/privacy.md) -----------------------------
     # The YAML file of retention policies; None = the bundled lake/retention.yaml.
     retention_policy_file: Path | None = Field(
         default=None, description="YAML retention policies; default lake/retention.yaml"

@@ -212,7 +212,8 @@ def retention_command(dry_run: bool, as_of, policy_file: Path | None, as_json: b
     """
     import orjson
 
-    from lake.retention import RetentionPolicyError, enforce
+    from lake.retention.enforce import enforce
+    from lake.retention.policy import RetentionPolicyError
 
     settings = _settings()
     try:
@@ -253,7 +254,7 @@ def retention_command(dry_run: bool, as_of, policy_file: Path | None, as_json: b
 @click.option("--limit", type=click.IntRange(1), default=20, help="Only the newest N rows.")
 def retention_runs_command(limit: int) -> None:
     """List past retention runs (system/retention_runs), oldest first: one row per partition."""
-    from lake.retention import read_run_history
+    from lake.retention.report import read_run_history
 
     rows = read_run_history(_settings()).to_pylist()[-limit:]
     if not rows:

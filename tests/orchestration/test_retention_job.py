@@ -11,7 +11,7 @@ import pytest
 from deltalake import DeltaTable
 
 from lake.audit import read as read_audit
-from lake.retention import read_run_history
+from lake.retention.report import read_run_history
 from lake.writer import DeltaSink
 from orchestration.assets.bronze import BRONZE_ASSETS
 from orchestration.assets.maintenance import MAINTENANCE_ASSETS
