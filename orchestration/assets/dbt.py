@@ -114,6 +114,33 @@ def _model_of(
     return next((m for m in by_uid.values() if m.name == name), None)
 
 
+def selected_tests(context: AssetExecutionContext, manifest: Mapping[str, Any]) -> list[str]:
+    """The dbt tests (by FQN) behind every asset check selected in this step.
+
+    Dagster may split one ``@dbt_assets`` step into several at run time (its cycle resolution
+    colours assets by how many steps any path to them crosses, so two models of one stage can land
+    in different subsets). For a subset, dagster-dbt selects the models and leaves their tests to
+    dbt's indirect selection — which ``dbt_build_args`` turns off (``empty``), so those tests
+    would never run and their blocking checks would emit no result. Selecting every selected
+    check's test explicitly (``--select`` values are a union) runs exactly the step's checks
+    whatever the subsetting. Empty for a whole step: its ``select`` already lists its tests."""
+    assets_def = context.assets_def
+    is_subset = (
+        assets_def.keys_by_output_name != assets_def.node_keys_by_output_name
+        or assets_def.check_specs_by_output_name != assets_def.node_check_specs_by_output_name
+    )
+    if not is_subset:
+        return []
+    nodes = manifest.get("nodes", {})
+    tests = set()
+    for key in context.selected_asset_check_keys:
+        metadata = assets_def.get_spec_for_check_key(key).metadata or {}
+        node = nodes.get(metadata.get("dagster_dbt/unique_id"))
+        if node is not None and node.get("fqn"):
+            tests.add(".".join(node["fqn"]))
+    return sorted(tests)
+
+
 def run_dbt(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
@@ -122,10 +149,13 @@ def run_dbt(
     by_uid: Mapping[str, Model],
     window: dg.TimeWindow | None = None,
 ) -> Iterator[Any]:
-    """``dbt <args>`` on the step's subset (of the partition ``window`` if any); events re-emitted
-    after dbt exits, with metadata."""
+    """``dbt <args>`` on the step's subset (of the partition ``window`` if any) and the tests of
+    its selected checks (``selected_tests``); events re-emitted after dbt exits, with metadata."""
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     warm_partial_parse(settings)
+    tests = selected_tests(context, load_manifest(require_manifest()))
+    if tests:
+        args = [*args, "--select", " ".join(tests)]
     # The subprocess copies the environment when it starts.
     with subprocess_environment(settings, partition_window_env(window)):
         invocation = dbt.cli(args, context=context)

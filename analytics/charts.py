@@ -1,0 +1,585 @@
+"""The chart library: one function per chart kind, from a DataFrame to a chart specification.
+
+Every reader that draws (the Streamlit pages, the report renderer, the gallery) builds its charts
+here, so a metric looks the same everywhere: one palette, one number format per unit, one way
+to show a comparison period and annotations. The functions are pure (no Streamlit): Altair
+charts for everything Vega-Lite draws, a Plotly figure for the flow (Sankey) chart, which
+Vega-Lite cannot draw.
+
+Accessibility: the categorical palette is Okabe–Ito (distinguishable with the common colour-vision
+deficiencies), sequential scales are viridis, and every chart carries a text alternative
+(``description``, read by screen readers from the SVG's ``aria-label``) built from its data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import altair as alt
+import pandas as pd
+import polars as pl
+
+Unit = Literal["count", "currency", "percent", "ratio", "seconds", "minutes", "ms", "number"]
+
+# Okabe & Ito (2008), "Color Universal Design": safe for protanopia, deuteranopia, tritanopia.
+PALETTE = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+PRIMARY, COMPARISON, GOOD, BAD, NEUTRAL = PALETTE[0], "#8C8C8C", PALETTE[2], PALETTE[5], "#595959"
+SEQUENTIAL = "viridis"
+DEFAULT_HEIGHT = 280
+CURRENCY = "USD"
+
+# d3-format strings (Vega-Lite axes and tooltips) per unit.
+D3_FORMATS: dict[str, str] = {
+    "count": ",.0f",
+    "currency": "$,.0f",
+    "percent": ".1%",
+    "ratio": ".2f",
+    "seconds": ",.0f",
+    "minutes": ",.1f",
+    "ms": ",.0f",
+    "number": ",.2f",
+}
+UNIT_SUFFIX = {"seconds": " s", "minutes": " min", "ms": " ms"}
+
+
+def format_value(value: float | int | None, unit: str = "number", *, compact: bool = False) -> str:
+    """A value as the cards, tables and tooltips show it: ``$12,340``, ``41.2%``, ``1,204``,
+    ``3.4 s``; ``compact`` shortens large numbers (``$1.2M``). ``None`` → an en dash."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    if unit == "percent":
+        return f"{value:.1%}"
+    if unit == "ratio":
+        return f"{value:.2f}"
+    prefix = "$" if unit == "currency" else ""
+    sign = "-" if value < 0 else ""
+    magnitude = abs(value)
+    if compact and magnitude >= 1000:
+        for threshold, letter in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if magnitude >= threshold:
+                return f"{sign}{prefix}{magnitude / threshold:.1f}{letter}"
+    if unit in ("count", "seconds", "ms") or (unit == "currency" and magnitude >= 10):
+        text = f"{magnitude:,.0f}"
+    elif unit == "currency":
+        text = f"{magnitude:,.2f}"
+    else:
+        text = f"{magnitude:,.1f}" if unit == "minutes" else f"{magnitude:,.2f}"
+    return f"{sign}{prefix}{text}{UNIT_SUFFIX.get(unit, '')}"
+
+
+def format_change(change: float | None) -> str:
+    """A relative change as cards show it (``+8.1%``); None → ``n/a``."""
+    return "n/a" if change is None else f"{change:+.1%}"
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A note on a day ("pricing change", "outage"), drawn on every time chart that spans it."""
+
+    day: dt.date
+    label: str
+
+
+def _pandas(data: pl.DataFrame | pd.DataFrame) -> pd.DataFrame:
+    return data.to_pandas() if isinstance(data, pl.DataFrame) else data
+
+
+def _describe(kind: str, title: str, data: pd.DataFrame, x: str, y: str, unit: str) -> str:
+    """A text alternative: what the chart shows, its range and its extremes, from the data."""
+    if data.empty:
+        return f"{kind} of {title}: no data."
+    values = data[y].dropna()
+    if values.empty:
+        return f"{kind} of {title}: no values."
+    top = data.loc[values.idxmax()]
+    low = data.loc[values.idxmin()]
+    first, last = data[x].iloc[0], data[x].iloc[-1]
+    return (
+        f"{kind} of {title}, {len(data)} points from {_text(first)} to {_text(last)}. "
+        f"Highest {format_value(top[y], unit)} at {_text(top[x])}; "
+        f"lowest {format_value(low[y], unit)} at {_text(low[x])}."
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _finish(chart: alt.TopLevelMixin, title: str | None, description: str, height: int) -> Any:
+    props: dict[str, Any] = {"description": description, "height": height}
+    if title:
+        props["title"] = alt.Title(title, anchor="start", fontSize=14)
+    return (
+        chart.properties(width="container", **props)
+        .configure_range(category=list(PALETTE))
+        .configure_axis(labelFontSize=11, titleFontSize=12, grid=True, gridOpacity=0.4)
+        .configure_view(strokeWidth=0)
+        .configure_legend(orient="bottom", labelFontSize=11, titleFontSize=11)
+    )
+
+
+def line_chart(
+    data: pl.DataFrame | pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    title: str | None = None,
+    y_title: str | None = None,
+    unit: str = "number",
+    color: str | None = None,
+    comparison: pl.DataFrame | pd.DataFrame | None = None,
+    comparison_label: str = "comparison period",
+    annotations: Sequence[Annotation] = (),
+    area: bool = False,
+    select: str | None = None,
+    height: int = DEFAULT_HEIGHT,
+) -> Any:
+    """A time series (``x`` temporal). ``comparison``: the same series of the comparison period,
+    already shifted onto the current period's dates (``x``, ``y``), drawn dashed and grey.
+    ``annotations`` become labelled vertical rules. ``select``: the name of a point selection on
+    ``x`` (a click on a day reads back as that day: drill-down)."""
+    frame = _pandas(data)
+    fmt = D3_FORMATS.get(unit, ",.2f")
+    y_enc = alt.Y(f"{y}:Q", title=y_title or "", axis=alt.Axis(format=fmt))
+    x_enc = alt.X(f"{x}:T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0))
+    tooltip = [alt.Tooltip(f"{x}:T", title="Day"), alt.Tooltip(f"{y}:Q", format=fmt, title=y_title)]
+    base = alt.Chart(frame)
+    if color:
+        tooltip.insert(1, alt.Tooltip(f"{color}:N"))
+        main = base.mark_area(opacity=0.75) if area else base.mark_line(strokeWidth=2)
+        main = main.encode(x=x_enc, y=y_enc, color=alt.Color(f"{color}:N", title=None))
+    else:
+        main = (
+            base.mark_area(opacity=0.25, line={"color": PRIMARY}, color=PRIMARY)
+            if area
+            else base.mark_line(strokeWidth=2, color=PRIMARY)
+        ).encode(x=x_enc, y=y_enc)
+    points = base.mark_point(size=40, opacity=0, filled=True).encode(
+        x=x_enc, y=y_enc, tooltip=tooltip, **({"color": f"{color}:N"} if color else {})
+    )
+    if select:
+        selection = alt.selection_point(name=select, fields=[x], on="click", nearest=True)
+        points = points.add_params(selection)
+    layers: list[Any] = []
+    if comparison is not None:
+        previous = _pandas(comparison)
+        layers.append(
+            alt.Chart(previous)
+            .mark_line(strokeDash=[5, 4], color=COMPARISON, strokeWidth=1.5)
+            .encode(
+                x=x_enc,
+                y=y_enc,
+                tooltip=[
+                    alt.Tooltip(f"{x}:T", title="Day"),
+                    alt.Tooltip(f"{y}:Q", format=fmt, title=comparison_label),
+                ],
+            )
+        )
+    layers += [main, points]
+    if annotations:
+        notes = pd.DataFrame(
+            {x: [pd.Timestamp(a.day) for a in annotations], "note": [a.label for a in annotations]}
+        )
+        rule = alt.Chart(notes).mark_rule(color=NEUTRAL, strokeDash=[2, 2])
+        layers.append(rule.encode(x=f"{x}:T", tooltip=["note:N"]))
+        layers.append(
+            alt.Chart(notes)
+            .mark_text(align="left", dx=3, dy=-4, fontSize=10, color=NEUTRAL, baseline="top")
+            .encode(x=f"{x}:T", y=alt.value(0), text="note:N")
+        )
+    description = _describe("Line chart", title or y_title or y, frame, x, y, unit)
+    if comparison is not None:
+        description += f" A dashed grey line shows the {comparison_label}."
+    if annotations:
+        description += " Notes: " + "; ".join(f"{a.day}: {a.label}" for a in annotations) + "."
+    return _finish(alt.layer(*layers), title, description, height)
+
+
+def bar_chart(
+    data: pl.DataFrame | pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    title: str | None = None,
+    unit: str = "number",
+    color: str | None = None,
+    horizontal: bool = False,
+    temporal: bool = False,
+    normalize: bool = False,
+    sort: Literal["value", "label", "none"] = "value",
+    select: str | None = None,
+    height: int = DEFAULT_HEIGHT,
+) -> Any:
+    """Bars of ``y`` by ``x`` (stacked by ``color`` when given; ``normalize``: shares that add to
+    100 %). ``select``: a click on a bar reads back its ``x`` (and ``color``) value."""
+    frame = _pandas(data)
+    fmt = D3_FORMATS.get(unit, ",.2f")
+    order: Any = None
+    if sort == "value" and not temporal:
+        order = "-y" if not horizontal else "-x"
+    elif sort == "label":
+        order = "ascending"
+    category = alt.X(f"{x}:{'T' if temporal else 'N'}", title=None, sort=order)
+    if temporal:
+        category = alt.X(f"{x}:T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0))
+    value = alt.Y(
+        f"{y}:Q",
+        title=None,
+        stack="normalize" if normalize else ("zero" if color else None),
+        axis=alt.Axis(format=".0%" if normalize else fmt),
+    )
+    if horizontal:
+        category = alt.Y(f"{x}:N", title=None, sort=order if order else None)
+        value = alt.X(
+            f"{y}:Q",
+            title=None,
+            stack="normalize" if normalize else ("zero" if color else None),
+            axis=alt.Axis(format=".0%" if normalize else fmt),
+        )
+    encoding: dict[str, Any] = {
+        ("y" if horizontal else "x"): category,
+        ("x" if horizontal else "y"): value,
+        "tooltip": [
+            alt.Tooltip(f"{x}:{'T' if temporal else 'N'}"),
+            *([alt.Tooltip(f"{color}:N")] if color else []),
+            alt.Tooltip(f"{y}:Q", format=fmt),
+        ],
+    }
+    if color:
+        encoding["color"] = alt.Color(f"{color}:N", title=None)
+    chart = alt.Chart(frame).mark_bar(**({} if color else {"color": PRIMARY})).encode(**encoding)
+    if select:
+        fields = [x, *([color] if color else [])]
+        selection = alt.selection_point(name=select, fields=fields, on="click")
+        chart = chart.add_params(selection).encode(
+            opacity=alt.condition(selection, alt.value(1.0), alt.value(0.45))
+        )
+    description = _describe("Bar chart", title or y, frame, x, y, unit)
+    return _finish(chart, title, description, height)
+
+
+def donut_chart(
+    data: pl.DataFrame | pd.DataFrame,
+    *,
+    category: str,
+    value: str,
+    title: str | None = None,
+    unit: str = "number",
+    height: int = DEFAULT_HEIGHT,
+) -> Any:
+    """Shares of a whole (few categories: a bar chart reads better beyond six)."""
+    frame = _pandas(data).copy()
+    total = frame[value].sum()
+    frame["share"] = frame[value] / total if total else 0.0
+    fmt = D3_FORMATS.get(unit, ",.2f")
+    chart = (
+        alt.Chart(frame)
+        .mark_arc(innerRadius=60, stroke="#fff")
+        .encode(
+            theta=alt.Theta(f"{value}:Q", stack=True),
+            color=alt.Color(f"{category}:N", title=None),
+            tooltip=[
+                alt.Tooltip(f"{category}:N"),
+                alt.Tooltip(f"{value}:Q", format=fmt),
+                alt.Tooltip("share:Q", format=".1%"),
+            ],
+        )
+    )
+    parts = "; ".join(
+        f"{row[category]} {row['share']:.0%}"
+        for _, row in frame.sort_values(value, ascending=False).iterrows()
+    )
+    return _finish(chart, title, f"Donut chart of {title or value}: {parts}.", height)
+
+
+def scatter_chart(
+    data: pl.DataFrame | pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    title: str | None = None,
+    x_unit: str = "number",
+    y_unit: str = "number",
+    size: str | None = None,
+    color: str | None = None,
+    label: str | None = None,
+    select: str | None = None,
+    height: int = DEFAULT_HEIGHT,
+) -> Any:
+    """Points of ``y`` against ``x``; ``label``: the field a tooltip names each point by (and
+    that a click reads back)."""
+    frame = _pandas(data)
+    encoding: dict[str, Any] = {
+        "x": alt.X(f"{x}:Q", axis=alt.Axis(format=D3_FORMATS.get(x_unit, ",.2f"))),
+        "y": alt.Y(f"{y}:Q", axis=alt.Axis(format=D3_FORMATS.get(y_unit, ",.2f"))),
+        "tooltip": [
+            *([alt.Tooltip(f"{label}:N")] if label else []),
+            alt.Tooltip(f"{x}:Q", format=D3_FORMATS.get(x_unit, ",.2f")),
+            alt.Tooltip(f"{y}:Q", format=D3_FORMATS.get(y_unit, ",.2f")),
+        ],
+    }
+    if size:
+        encoding["size"] = alt.Size(f"{size}:Q", legend=None)
+    if color:
+        encoding["color"] = alt.Color(f"{color}:N", title=None)
+    chart = (
+        alt.Chart(frame)
+        .mark_circle(opacity=0.75, **({} if color else {"color": PRIMARY}))
+        .encode(**encoding)
+    )
+    if select and label:
+        selection = alt.selection_point(name=select, fields=[label], on="click")
+        chart = chart.add_params(selection)
+    description = (
+        f"Scatter chart of {title or y} against {x}, {len(frame)} points."
+        if not frame.empty
+        else f"Scatter chart of {title or y}: no data."
+    )
+    return _finish(chart, title, description, height)
+
+
+def heatmap(
+    data: pl.DataFrame | pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    value: str,
+    title: str | None = None,
+    unit: str = "percent",
+    x_title: str | None = None,
+    y_title: str | None = None,
+    text: bool = True,
+    select: str | None = None,
+    height: int = DEFAULT_HEIGHT,
+) -> Any:
+    """A matrix of ``value`` by ``x`` × ``y`` (ordinal), viridis-coloured, with the values
+    printed in the cells (``text``) so colour is never the only carrier of the number."""
+    frame = _pandas(data)
+    fmt = D3_FORMATS.get(unit, ",.2f")
+    base = alt.Chart(frame).encode(
+        x=alt.X(f"{x}:O", title=x_title, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y(f"{y}:O", title=y_title),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme=SEQUENTIAL), legend=None),
+        tooltip=[
+            alt.Tooltip(f"{y}:O"),
+            alt.Tooltip(f"{x}:O"),
+            alt.Tooltip(f"{value}:Q", format=fmt),
+        ],
+    )
+    if select:
+        selection = alt.selection_point(name=select, fields=[y], on="click")
+        cells = cells.add_params(selection)
+    layers = [cells]
+    if text:
+        layers.append(
+            base.mark_text(fontSize=10).encode(
+                text=alt.Text(f"{value}:Q", format=".0%" if unit == "percent" else fmt),
+                color=alt.condition(
+                    alt.datum[value] > float(frame[value].median())
+                    if not frame.empty
+                    else alt.datum[value] > 0,
+                    alt.value("black"),
+                    alt.value("white"),
+                ),
+            )
+        )
+    description = (
+        f"Heatmap of {title or value}: {frame[y].nunique()} rows by {frame[x].nunique()} columns, "
+        f"values from {format_value(frame[value].min(), unit)} to "
+        f"{format_value(frame[value].max(), unit)}."
+        if not frame.empty
+        else f"Heatmap of {title or value}: no data."
+    )
+    return _finish(alt.layer(*layers), title, description, height)
+
+
+def funnel_chart(
+    steps: pl.DataFrame | pd.DataFrame,
+    *,
+    step: str = "step",
+    value: str = "users",
+    title: str | None = None,
+    height: int = DEFAULT_HEIGHT,
+) -> Any:
+    """A funnel: one horizontal bar per step in the given order, labelled with its count, the
+    conversion from the first step and from the step before."""
+    frame = _pandas(steps).copy().reset_index(drop=True)
+    first = frame[value].iloc[0] if not frame.empty else 0
+    frame["order"] = range(len(frame))
+    frame["of_first"] = frame[value] / first if first else 0.0
+    previous = frame[value].shift(1)
+    frame["of_previous"] = (frame[value] / previous).where(previous > 0)
+    frame["label"] = [
+        f"{format_value(v, 'count')}  ({p:.0%}" + (f", {s:.0%} of previous)" if s == s else ")")
+        for v, p, s in zip(frame[value], frame["of_first"], frame["of_previous"], strict=True)
+    ]
+    base = alt.Chart(frame).encode(
+        y=alt.Y(f"{step}:N", sort=alt.EncodingSortField("order"), title=None),
+        tooltip=[
+            alt.Tooltip(f"{step}:N"),
+            alt.Tooltip(f"{value}:Q", format=",.0f"),
+            alt.Tooltip("of_first:Q", format=".1%", title="of first step"),
+            alt.Tooltip("of_previous:Q", format=".1%", title="of previous step"),
+        ],
+    )
+    bars = base.mark_bar(color=PRIMARY).encode(x=alt.X(f"{value}:Q", title=None))
+    labels = base.mark_text(align="left", dx=4, fontSize=11).encode(
+        x=alt.X(f"{value}:Q"), text="label:N"
+    )
+    parts = "; ".join(f"{s}: {lab}" for s, lab in zip(frame[step], frame["label"], strict=True))
+    return _finish(alt.layer(bars, labels), title, f"Funnel of {title or value}: {parts}.", height)
+
+
+def waterfall_chart(
+    movements: pl.DataFrame | pd.DataFrame,
+    *,
+    label: str = "movement",
+    value: str = "amount",
+    title: str | None = None,
+    unit: str = "currency",
+    height: int = DEFAULT_HEIGHT,
+) -> Any:
+    """A waterfall: the first row is the starting total, the middle rows signed movements, the
+    last row the ending total (drawn from zero); increases green, decreases vermillion."""
+    frame = _pandas(movements).copy().reset_index(drop=True)
+    n = len(frame)
+    starts, ends, kinds = [], [], []
+    running = 0.0
+    for i, amount in enumerate(frame[value]):
+        if i == 0 or i == n - 1:
+            starts.append(0.0)
+            ends.append(float(amount))
+            running = float(amount)
+            kinds.append("total")
+        else:
+            starts.append(running)
+            running += float(amount)
+            ends.append(running)
+            kinds.append("increase" if amount >= 0 else "decrease")
+    frame["start"], frame["end"], frame["kind"], frame["order"] = starts, ends, kinds, range(n)
+    fmt = D3_FORMATS.get(unit, ",.2f")
+    chart = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                f"{label}:N",
+                sort=alt.EncodingSortField("order"),
+                title=None,
+                axis=alt.Axis(labelAngle=0),
+            ),
+            y=alt.Y("start:Q", title=None, axis=alt.Axis(format=fmt)),
+            y2="end:Q",
+            color=alt.Color(
+                "kind:N",
+                scale=alt.Scale(
+                    domain=["total", "increase", "decrease"], range=[PRIMARY, GOOD, BAD]
+                ),
+                title=None,
+            ),
+            tooltip=[alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{value}:Q", format=fmt)],
+        )
+    )
+    parts = "; ".join(
+        f"{lab} {format_value(v, unit)}" for lab, v in zip(frame[label], frame[value], strict=True)
+    )
+    return _finish(chart, title, f"Waterfall of {title or value}: {parts}.", height)
+
+
+def sparkline(
+    data: pl.DataFrame | pd.DataFrame, *, x: str, y: str, unit: str = "number", height: int = 48
+) -> Any:
+    """A tiny trend line without axes, for a KPI card."""
+    frame = _pandas(data)
+    chart = (
+        alt.Chart(frame)
+        .mark_area(opacity=0.25, line={"color": PRIMARY, "strokeWidth": 1.5}, color=PRIMARY)
+        .encode(
+            x=alt.X(f"{x}:T", axis=None),
+            y=alt.Y(f"{y}:Q", axis=None, scale=alt.Scale(zero=False)),
+            tooltip=[alt.Tooltip(f"{x}:T"), alt.Tooltip(f"{y}:Q", format=D3_FORMATS.get(unit))],
+        )
+        .properties(
+            height=height,
+            width="container",
+            description=_describe("Sparkline", y, frame, x, y, unit),
+        )
+        .configure_view(strokeWidth=0)
+    )
+    return chart
+
+
+def flow_chart(
+    links: pl.DataFrame | pd.DataFrame,
+    *,
+    source: str = "from_screen",
+    target: str = "to_screen",
+    value: str = "transitions",
+    title: str | None = None,
+    height: int = 420,
+) -> Any:
+    """A flow (Sankey) of ``value`` from ``source`` to ``target`` nodes, as a Plotly figure.
+
+    A node named on both sides (Home → Workouts → Home) would make a cycle, which a Sankey cannot
+    draw: targets are drawn as their own column ("→ Home")."""
+    import plotly.graph_objects as go
+
+    frame = _pandas(links)
+    sources = sorted(frame[source].astype(str).unique())
+    targets = sorted(frame[target].astype(str).unique())
+    labels = sources + [f"→ {t}" for t in targets]
+    index = {name: i for i, name in enumerate(sources)}
+    tindex = {name: len(sources) + i for i, name in enumerate(targets)}
+    node_colors = [PALETTE[i % (len(PALETTE) - 2)] for i in range(len(labels))]
+    figure = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={"label": labels, "pad": 12, "thickness": 14, "color": node_colors},
+            link={
+                "source": [index[str(s)] for s in frame[source]],
+                "target": [tindex[str(t)] for t in frame[target]],
+                "value": [float(v) for v in frame[value]],
+                "color": "rgba(0,114,178,0.25)",
+            },
+        )
+    )
+    figure.update_layout(
+        title={"text": title, "x": 0, "font": {"size": 14}} if title else None,
+        height=height,
+        margin={"l": 8, "r": 8, "t": 36 if title else 8, "b": 8},
+        font={"size": 11},
+    )
+    top = frame.sort_values(value, ascending=False).head(3)
+    figure.layout.meta = {
+        "description": f"Flow chart of {title or value}: {len(frame)} links; largest "
+        + "; ".join(
+            f"{s} → {t} {format_value(v, 'count')}"
+            for s, t, v in zip(top[source], top[target], top[value], strict=True)
+        )
+        + "."
+    }
+    return figure
+
+
+def description_of(chart: Any) -> str:
+    """The text alternative of a chart built here (Altair or the Plotly flow chart)."""
+    if hasattr(chart, "to_dict") and not hasattr(chart, "layout"):
+        return str(chart.to_dict().get("description", ""))
+    meta = getattr(getattr(chart, "layout", None), "meta", None) or {}
+    return str(meta.get("description", "")) if isinstance(meta, dict) else ""

@@ -1,0 +1,149 @@
+"""The chart library: every kind builds a valid Vega-Lite (or Plotly) spec from small frames, with
+the palette, the unit's number format, a text alternative computed from the data, the comparison
+period, annotations and click selections where asked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from analytics import charts
+
+DAYS = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(10)]
+SERIES = pl.DataFrame({"day": DAYS, "value": [float(v) for v in (3, 5, 9, 4, 2, 8, 7, 1, 6, 5)]})
+
+
+def _layers(spec: dict) -> list[dict]:
+    return spec.get("layer", [spec])
+
+
+def test_line_chart_has_comparison_annotations_selection_and_a_text_alternative():
+    note = charts.Annotation(DAYS[3], "pricing change")
+    spec = charts.line_chart(
+        SERIES,
+        x="day",
+        y="value",
+        title="Daily active users",
+        unit="count",
+        comparison=SERIES.with_columns(pl.col("value") * 0.5),
+        annotations=[note],
+        select="day_pick",
+    ).to_dict()
+    marks = [
+        layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+        for layer in _layers(spec)
+    ]
+    assert marks.count("line") == 2 and "rule" in marks and "text" in marks
+    dashed = [layer for layer in _layers(spec) if layer["mark"].get("strokeDash")]
+    assert dashed and dashed[0]["mark"]["color"] == charts.COMPARISON
+    assert [p["name"] for p in spec["params"]] == ["day_pick"]  # Altair lifts it to the top
+    assert spec["config"]["range"]["category"] == list(charts.PALETTE)
+    description = spec["description"]
+    assert "Highest 9 at 2026-01-03" in description and "lowest 1 at 2026-01-08" in description
+    assert "pricing change" in description and "dashed grey line" in description
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (1234.5, "currency", "$1,234"),
+        (12.5, "currency", "$12"),
+        (7.25, "currency", "$7.25"),
+        (-42.0, "currency", "-$42"),
+        (0.4123, "percent", "41.2%"),
+        (1_250_000, "currency", "$1.2M"),
+        (1204, "count", "1,204"),
+        (3.4, "seconds", "3 s"),
+        (None, "count", "–"),
+        (float("nan"), "count", "–"),
+    ],
+)
+def test_format_value(value, unit, text):
+    assert charts.format_value(value, unit, compact=value == 1_250_000) == text
+
+
+def test_bar_chart_stacks_by_colour_and_formats_the_axis():
+    frame = pl.DataFrame(
+        {"stream": ["subs", "programs"] * 2, "day": DAYS[:2] * 2, "revenue": [5.0, 3.0, 4.0, 2.0]}
+    )
+    spec = charts.bar_chart(
+        frame, x="day", y="revenue", color="stream", temporal=True, unit="currency", select="bar"
+    ).to_dict()
+    assert spec["encoding"]["y"]["stack"] == "zero"
+    assert spec["encoding"]["y"]["axis"]["format"] == "$,.0f"
+    assert spec["params"][0]["select"]["fields"] == ["day", "stream"]
+
+
+def test_funnel_labels_carry_conversion_from_first_and_previous_step():
+    steps = pl.DataFrame(
+        {"step": ["Signed up", "First workout", "First purchase"], "users": [200, 120, 30]}
+    )
+    spec = charts.funnel_chart(steps, title="Signup funnel").to_dict()
+    labels = [row["label"] for row in spec["datasets"][next(iter(spec["datasets"]))]]
+    assert labels == ["200  (100%)", "120  (60%, 60% of previous)", "30  (15%, 25% of previous)"]
+
+
+def test_waterfall_runs_from_start_through_movements_to_end():
+    moves = pl.DataFrame(
+        {"movement": ["Start", "New", "Churned", "End"], "amount": [100.0, 30.0, -20.0, 110.0]}
+    )
+    spec = charts.waterfall_chart(moves).to_dict()
+    rows = spec["datasets"][next(iter(spec["datasets"]))]
+    assert [(r["start"], r["end"], r["kind"]) for r in rows] == [
+        (0.0, 100.0, "total"),
+        (100.0, 130.0, "increase"),
+        (130.0, 110.0, "decrease"),
+        (0.0, 110.0, "total"),
+    ]
+
+
+def test_heatmap_prints_values_in_cells_and_uses_a_sequential_scheme():
+    cells = pl.DataFrame(
+        {"cohort": ["w1", "w1", "w2"], "period": [0, 1, 0], "rate": [1.0, 0.4, 1.0]}
+    )
+    spec = charts.heatmap(cells, x="period", y="cohort", value="rate").to_dict()
+    rect, text = spec["layer"]
+    assert rect["encoding"]["color"]["scale"]["scheme"] == charts.SEQUENTIAL
+    assert text["mark"]["type"] == "text" and text["encoding"]["text"]["format"] == ".0%"
+    assert "2 rows by 2 columns" in spec["description"]
+
+
+def test_donut_scatter_and_sparkline_build():
+    shares = pl.DataFrame({"platform": ["ios", "android", "web"], "users": [50, 30, 20]})
+    assert (
+        "ios 50%; android 30%; web 20%"
+        in charts.donut_chart(shares, category="platform", value="users").to_dict()["description"]
+    )
+    scatter = charts.scatter_chart(
+        shares, x="users", y="users", label="platform", select="pick"
+    ).to_dict()
+    assert scatter["params"][0]["select"]["fields"] == ["platform"]
+    spark = charts.sparkline(SERIES, x="day", y="value").to_dict()
+    assert spark["encoding"]["x"]["axis"] is None
+
+
+def test_flow_chart_draws_targets_as_their_own_column_so_cycles_render():
+    links = pl.DataFrame(
+        {
+            "from_screen": ["Home", "Workouts", "Home"],
+            "to_screen": ["Workouts", "Home", "Home"],
+            "transitions": [10, 7, 3],
+        }
+    )
+    figure = charts.flow_chart(links, title="Screen flow")
+    sankey = figure.data[0]
+    assert list(sankey.node.label) == ["Home", "Workouts", "→ Home", "→ Workouts"]
+    assert list(sankey.link.source) == [0, 1, 0] and list(sankey.link.target) == [3, 2, 2]
+    assert charts.description_of(figure).startswith(
+        "Flow chart of Screen flow: 3 links; largest Home → Workouts 10"
+    )
+
+
+def test_empty_data_still_gives_a_chart_that_says_so():
+    empty = SERIES.clear()
+    assert (
+        charts.line_chart(empty, x="day", y="value", title="DAU").to_dict()["description"]
+        == "Line chart of DAU: no data."
+    )
