@@ -1,6 +1,7 @@
-"""The chart and component library of the dashboards: reusable Streamlit/Altair pieces that render
-the chart specs and metrics the query layer (``analytics``) describes, so every page draws a metric
-the same way. Empty until the first component moves here.
+"""The dashboards' component library: the Streamlit pieces the pages share (KPI tiles, filters,
+a chart's frame with its text alternative), drawing the charts of :mod:`analytics.charts` so every
+page shows a metric the same way. Empty until the first component moves here.
 
-Imports: streamlit, altair and the layers below apps; never the pages.
+Imports: streamlit and the layers below apps (analytics for the charts and metrics); never the
+pages.
 """
