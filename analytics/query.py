@@ -51,8 +51,8 @@ from analytics.live import LIVE_MARTS, EventCatalog, LiveDB, live_window, read_b
 from analytics.publication import CatalogDB, PublicationDB, run_checked
 from analytics.querylog import QueryLogger
 from analytics.semantic import Compiled, QueryError, SemanticLayer
+from core.settings import Settings
 from lake import gold
-from pulse.settings import Settings
 
 GRAIN_ORDER = {g: i for i, g in enumerate(GRAINS)}
 _TRUNCATE = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}

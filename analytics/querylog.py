@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from pulse.settings import Settings
+    from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

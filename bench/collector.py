@@ -414,9 +414,9 @@ def run(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """Run every phase; returns (params, metrics rows, details for printing)."""
     from bench.noop_app import collector_has_noop
+    from core.metadata import engine_for
+    from core.settings import Settings
     from lake.sources import create_source
-    from pulse.metadata import engine_for
-    from pulse.settings import Settings
 
     details: dict[str, Any] = {}
     metrics: list[dict[str, Any]] = []

@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     if args.collector:
+        from core.settings import get_settings
         from lake.collector.app import create_app
-        from pulse.settings import get_settings
 
         app = create_app(get_settings(), enable_noop=True)
     else:

@@ -22,13 +22,14 @@ def run(users: int = 2000, days: int = 60, seed: int = 7) -> tuple[dict, list[di
     with tempfile.TemporaryDirectory(prefix="pulse-bench-") as tmp:
         os.environ["PULSE_DATA_DIR"] = str(Path(tmp) / "data")
         os.environ["PULSE_COLLECTOR_PORT"] = str(_free_port())
-        from pulse.settings import get_settings
+        from core.settings import get_settings
 
         get_settings.cache_clear()
         return _measure(get_settings(), users, days, seed)
 
 
 def _measure(settings, users: int, days: int, seed: int):
+    from core.metadata import engine_for
     from lake.ingest import bulk_load
     from lake.simulator import (
         SimConfig,
@@ -41,7 +42,6 @@ def _measure(settings, users: int, days: int, seed: int):
     from orchestration.dbt_project import prepare_manifest
     from orchestration.materialize import materialize_all
     from pulse import services
-    from pulse.metadata import engine_for
 
     metrics: list[dict[str, Any]] = []
 
@@ -87,7 +87,9 @@ def _measure(settings, users: int, days: int, seed: int):
 
     prepare_manifest(settings)
     started = time.perf_counter()
-    ok = materialize_all(settings)
+    from orchestration.definitions import build_defs  # after the manifest is prepared
+
+    ok = materialize_all(settings, definitions=build_defs)
     metrics.append(
         {
             "metric": "materialize every asset",

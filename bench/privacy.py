@@ -87,10 +87,11 @@ def run(work_dir: Path = DEFAULT_DIR, scale: str = "10x", rederive: bool = False
 
     rederive_s = None
     if rederive and settings.warehouse_path.exists():
-        from orchestration.privacy import rederive as rederive_marts
+        from orchestration.definitions import build_defs
+        from orchestration.materialize import rederive as rederive_marts
 
         started = time.perf_counter()
-        if not rederive_marts(settings, result.affected_dates):
+        if not rederive_marts(settings, result.affected_dates, definitions=build_defs):
             raise RuntimeError("re-derivation failed")
         rederive_s = time.perf_counter() - started
 

@@ -127,7 +127,7 @@ class Scale:
 
 def _settings_for(data_dir: Path):
     os.environ["PULSE_DATA_DIR"] = str(data_dir)
-    from pulse.settings import get_settings
+    from core.settings import get_settings
 
     get_settings.cache_clear()
     return get_settings()

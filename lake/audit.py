@@ -26,7 +26,7 @@ import orjson
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 ACTIONS = (
     "consent_change",

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 if TYPE_CHECKING:
     import polars as pl
 
-    from pulse.settings import Settings
+    from core.settings import Settings
 
 PUBLICATIONS = "publications"
 CURRENT = "CURRENT"

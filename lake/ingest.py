@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core.pii_policy import load_policy
+from core.settings import Settings
 from lake.consent import CONSENT, audit_changes, rebuild_gate
 from lake.pipeline import EVENT, Prepared, prepare
-from lake.privacy import key_bytes, load_policy
+from lake.privacy import key_bytes
 from lake.tables import CONSENT_SCHEMA, EVENTS_SCHEMA, QUARANTINE_SCHEMA
 from lake.validation import parse_timestamp_us, to_us
 from lake.writer import DeltaSink, rows_to_table
-from pulse.settings import Settings
 
 BULK_COLLECTOR_ID = "bulk"
 

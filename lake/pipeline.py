@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from core.pii_policy import FieldPolicy
 from lake.consent import (
     CONSENT,
     CONSENT_EVENT,
@@ -22,7 +23,7 @@ from lake.consent import (
     identity_key,
     ledger_row,
 )
-from lake.privacy import FieldPolicy, MaskCounts, mask_context, mask_message, mask_value
+from lake.privacy import MaskCounts, mask_context, mask_message, mask_value
 from lake.validation import (
     EVENT_TOO_LARGE,
     SCHEMA_VIOLATION,

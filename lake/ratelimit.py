@@ -32,7 +32,7 @@ from typing import Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError
 
-from pulse.settings import Settings, SettingsError
+from core.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 # snapshot name -> its key column (must be present, non-null and unique in every export)
 SNAPSHOT_KEYS = {

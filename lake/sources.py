@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import Column, DateTime, Engine, String, Table, Text, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from pulse.metadata import METADATA
+from core.metadata import METADATA
 
 SOURCES = Table(
     "sources",

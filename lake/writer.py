@@ -21,8 +21,8 @@ from typing import Any
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
+from core.settings import Settings
 from lake.tables import BRONZE_TABLES
-from pulse.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_DIR / "dbt_project"

@@ -12,6 +12,7 @@ import datetime as dt
 
 import dagster as dg
 
+from core.settings import Settings
 from orchestration.assets.bronze import BRONZE_ASSETS
 from orchestration.assets.dbt import build_dbt_assets, has_daily_models
 from orchestration.assets.maintenance import MAINTENANCE_ASSETS
@@ -32,13 +33,13 @@ from orchestration.checks.marts import CHECKS as MART_CHECKS
 from orchestration.checks.staging import CHECKS as STAGING_CHECKS
 from orchestration.dbt_project import pulse_dbt_project, require_manifest
 from orchestration.jobs import JOBS, incremental_job
-from orchestration.privacy import privacy_erase_job
+from orchestration.materialize import rederive
+from orchestration.privacy import build_privacy_erase_job
 from orchestration.resources import build_resources
 from orchestration.schedules import build_schedules
 from orchestration.sensors.alerts import SENSORS
 from orchestration.sensors.bronze import build_bronze_events_sensor
 from orchestration.warehouse import GOLD_TAG, load_manifest, models_from_manifest, tagged
-from pulse.settings import Settings
 
 MART_GROUPS = (
     "marts_core",
@@ -82,7 +83,9 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         *(j for j in JOBS if partitioned or j is not incremental_job),
         *QUALITY_JOBS,
         *PLATFORM_JOBS,
-        privacy_erase_job,
+        # re-derivation after an erasure materializes these definitions (passed in: the job
+        # module never imports the entry point)
+        build_privacy_erase_job(lambda s, dates: rederive(s, dates, definitions=build_defs)),
     ]
     defs = dg.Definitions(
         assets=[

@@ -5,6 +5,10 @@ Runs in-process through ``dagster.materialize`` against the persistent instance 
 Dagster UI afterwards. Steps: observe the bronze tables, materialize the selection, log one line per
 asset and check, then raise alerts for failed checks / a failed run (idempotent with the sensors,
 which do the same when the daemon runs).
+
+The definitions are passed in (``definitions=build_defs``, a function of the settings) by the
+callers above ``orchestration.definitions`` (the CLI, the demo, the privacy job wired by the
+definitions themselves): this module sits below the entry point and never imports it.
 """
 
 from __future__ import annotations
@@ -13,13 +17,17 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger("pulse.materialize")
+
+DefinitionsFactory = Callable[[Settings], dg.Definitions]
+"""``orchestration.definitions.build_defs``: all definitions with resources pinned to settings."""
 
 _DAGSTER_YAML = """\
 # Written by Pulse (orchestration/materialize.py). SQLite storage under this directory.
@@ -81,6 +89,7 @@ def materialize_all(
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
     *,
+    definitions: DefinitionsFactory,
     verbose: bool = False,
 ) -> bool:
     """Observe bronze, materialize ``selection`` (default: every asset but the Delta
@@ -99,15 +108,14 @@ def materialize_all(
     event log is in the Dagster instance either way.
     """
     _ensure_logging()
+    from core.metadata import engine_for
     from orchestration.alerting.rules import AlertRulesError
     from orchestration.alerting.sources import run_failure_occurrence
     from orchestration.alerting.store import now_utc, record_occurrence
-    from orchestration.definitions import build_defs
     from orchestration.jobs import BRONZE_SELECTION, DEFAULT_SELECTION, full_refresh_job
     from orchestration.partitions import PARTITIONS_START_DATE, clamp_range
     from orchestration.schedules import partition_range_tags
     from orchestration.sensors.alerts import alert_on_failed_checks, rules_for
-    from pulse.metadata import engine_for
 
     started = time.monotonic()
     events = settings.table_path("bronze", "events")
@@ -120,7 +128,7 @@ def materialize_all(
         )
         return False
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    defs = build_defs(settings)
+    defs = definitions(settings)
     # A broken alert rules file fails now, before the run, not after it.
     try:
         rules = rules_for(settings, defs.get_repository_def())
@@ -197,6 +205,24 @@ def materialize_all(
         f"; {len([a for a in alert_ids if a])} alert(s) raised" if any(alert_ids) else "",
     )
     return ok
+
+
+def rederive(
+    settings: Settings,
+    dates: tuple[dt.date, dt.date] | None,
+    selection: str | None = None,
+    *,
+    definitions: DefinitionsFactory,
+) -> bool:
+    """Rebuild the dbt models (the daily partitions of ``dates`` when given; unpartitioned
+    models whole) and everything downstream (gold publication, ML), so no aggregate still counts
+    an erased user. ``selection`` narrows it (default: everything ``pulse materialize`` builds).
+    True on success."""
+    if dates is None:
+        return materialize_all(settings, selection, definitions=definitions)
+    return materialize_all(
+        settings, selection, start=dates[0], end=dates[1], definitions=definitions
+    )
 
 
 def _is_delta_table(path: Path) -> bool:

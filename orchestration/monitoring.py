@@ -23,7 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 HOST_TELEMETRY = pa.schema(

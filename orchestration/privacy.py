@@ -2,8 +2,13 @@
 
 Op-based (erasure is an action on every asset, not an asset of its own): one op erases and
 verifies (``lake.privacy_ops.erasure``), the next re-derives the aggregates the removed rows fed
-(:func:`rederive`: the dbt models for the affected event dates and everything downstream, then a
-new gold publication). The run carries the ``pulse/warehouse`` tag, so it never overlaps a dbt run.
+(the dbt models for the affected event dates and everything downstream, then a new gold
+publication: ``orchestration.materialize.rederive``). The run carries the ``pulse/warehouse`` tag,
+so it never overlaps a dbt run.
+
+Re-deriving materializes the very definitions this job belongs to, so the job is built by
+:func:`build_privacy_erase_job` with the re-derivation passed in by ``orchestration.definitions``
+(the one entry point): this module imports nothing that imports the definitions.
 
 The user id arrives as run config, which Dagster stores in its run storage: the erasure redacts
 it from Dagster's SQLite stores (``files.redact_sqlite``) before the run ends. With PostgreSQL run
@@ -11,26 +16,17 @@ storage, prefer the CLI (see docs/privacy.md).
 """
 
 import datetime as dt
+from collections.abc import Callable
 
 import dagster as dg
 
+from core.settings import Settings
 from orchestration.jobs import WAREHOUSE_TAGS
 from orchestration.resources import PulseResource
-from pulse.settings import Settings
 
-
-def rederive(
-    settings: Settings, dates: tuple[dt.date, dt.date] | None, selection: str | None = None
-) -> bool:
-    """Rebuild the dbt models (the daily partitions of ``dates`` when given; unpartitioned
-    models whole) and everything downstream (gold publication, ML), so no aggregate still counts
-    an erased user. ``selection`` narrows it (default: everything ``pulse materialize`` builds).
-    True on success."""
-    from orchestration.materialize import materialize_all
-
-    if dates is None:
-        return materialize_all(settings, selection)
-    return materialize_all(settings, selection, start=dates[0], end=dates[1])
+Rederive = Callable[[Settings, tuple[dt.date, dt.date] | None], bool]
+"""Rebuild what erased rows fed (the event-date window, or everything when ``None``); True on
+success."""
 
 
 class EraseConfig(dg.Config):
@@ -72,21 +68,27 @@ def erase_user_op(
     }
 
 
-@dg.op(description="Rebuild the dbt models and republish gold so aggregates drop the user.")
-def rederive_op(context: dg.OpExecutionContext, pulse: PulseResource, erased: dict) -> None:
-    if not erased["rederive"] or not erased["rows_removed"]:
-        context.log.info("re-derivation skipped (rederive=false or nothing removed)")
-        return
-    dates = erased["dates"]
-    window = (dt.date.fromisoformat(dates[0]), dt.date.fromisoformat(dates[1])) if dates else None
-    if not rederive(pulse.settings(), window):
-        raise dg.Failure(description="re-derivation failed: run `pulse materialize` again")
+def build_privacy_erase_job(rederive: Rederive) -> dg.JobDefinition:
+    """The ``privacy_erase`` job; its second op calls ``rederive`` (see the module docstring)."""
 
+    @dg.op(description="Rebuild the dbt models and republish gold so aggregates drop the user.")
+    def rederive_op(context: dg.OpExecutionContext, pulse: PulseResource, erased: dict) -> None:
+        if not erased["rederive"] or not erased["rows_removed"]:
+            context.log.info("re-derivation skipped (rederive=false or nothing removed)")
+            return
+        dates = erased["dates"]
+        window = (
+            (dt.date.fromisoformat(dates[0]), dt.date.fromisoformat(dates[1])) if dates else None
+        )
+        if not rederive(pulse.settings(), window):
+            raise dg.Failure(description="re-derivation failed: run `pulse materialize` again")
 
-@dg.job(
-    name="privacy_erase",
-    tags=WAREHOUSE_TAGS,
-    description="Erase a user everywhere (config: user_id, rederive), verify, re-derive aggregates.",
-)
-def privacy_erase_job() -> None:
-    rederive_op(erased=erase_user_op())
+    @dg.job(
+        name="privacy_erase",
+        tags=WAREHOUSE_TAGS,
+        description="Erase a user everywhere (config: user_id, rederive), verify, re-derive aggregates.",
+    )
+    def privacy_erase_job() -> None:
+        rederive_op(erased=erase_user_op())
+
+    return privacy_erase_job

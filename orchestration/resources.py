@@ -15,8 +15,8 @@ from collections.abc import Iterator, Mapping
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from core.settings import Settings, get_settings
 from orchestration.dbt_project import DBT_PROJECT_DIR, dbt_target_dir
-from pulse.settings import Settings, get_settings
 
 
 class PulseResource(dg.ConfigurableResource):

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from core.settings import Settings
 from lake.sql import qualified
-from pulse.settings import Settings
 
 if TYPE_CHECKING:
     import polars as pl

@@ -9,7 +9,7 @@ import statistics
 
 import click
 
-from pulse.settings import Settings, SettingsError, get_settings
+from core.settings import Settings, SettingsError, get_settings
 
 STATUS_CHOICES = ("open", "acknowledged", "resolved", "all")
 
@@ -22,8 +22,8 @@ def _settings() -> Settings:
 
 
 def _engine():
+    from core.metadata import engine_for
     from orchestration.alerting import store  # noqa: F401  (declares the alert tables)
-    from pulse.metadata import engine_for
 
     return engine_for(_settings())
 

@@ -4,10 +4,14 @@ and the light commands stay fast (Dagster, GX and Evidently take seconds to impo
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from pulse.settings import Settings, SettingsError, get_settings
+from core.settings import Settings, SettingsError, get_settings
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def _settings() -> Settings:
@@ -79,8 +83,8 @@ def sources() -> None:
 @click.argument("name")
 def sources_add(name: str) -> None:
     """Create a source; its write key is the last word printed (shown once, stored hashed)."""
+    from core.metadata import engine_for
     from lake.sources import create_source
-    from pulse.metadata import engine_for
 
     try:
         source, key = create_source(engine_for(_settings()), name)
@@ -92,8 +96,8 @@ def sources_add(name: str) -> None:
 @sources.command("list")
 def sources_list() -> None:
     """List sources (write keys are never shown again)."""
+    from core.metadata import engine_for
     from lake.sources import list_sources
-    from pulse.metadata import engine_for
 
     rows = list_sources(engine_for(_settings()))
     if not rows:
@@ -141,6 +145,7 @@ def materialize(selection: str | None, start, end, verbose: bool) -> None:
         selection,
         start=start.date() if start else None,
         end=end.date() if end else None,
+        definitions=_build_defs,
         verbose=verbose,
     )
     if not ok:
@@ -182,6 +187,14 @@ def docs(no_serve: bool) -> None:
         build_and_serve_dbt_docs(_settings(), serve=not no_serve)
     except ServiceError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _build_defs(settings: Settings) -> dg.Definitions:
+    """The Dagster definitions, imported only once ``materialize_all`` needs them (after its own
+    checks: importing ``orchestration.definitions`` builds them and needs the dbt manifest)."""
+    from orchestration.definitions import build_defs
+
+    return build_defs(settings)
 
 
 def _register_groups() -> None:

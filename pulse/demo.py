@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 # Children of the data dir that the demo owns and recreates. Nothing else is ever deleted.
 _DEMO_STATE = ("lake", "sim", "wal", "warehouse", "dagster_home", "reports", "models", "pulse.db")
@@ -60,6 +60,7 @@ def run_demo(
     serve: bool,
     echo: Callable[[str], None] = print,
 ) -> Phases:
+    from core.metadata import engine_for
     from lake.ingest import bulk_load
     from lake.simulator import (
         SimConfig,
@@ -71,7 +72,6 @@ def run_demo(
     from lake.snapshots import load_snapshots
     from lake.sources import create_source
     from pulse import services
-    from pulse.metadata import engine_for
 
     phases = Phases(echo)
     echo(f"Pulse demo: data dir {settings.data_dir}")
@@ -115,7 +115,9 @@ def run_demo(
         from orchestration.materialize import materialize_all
 
         prepare_manifest(settings)
-        if not materialize_all(settings):
+        from orchestration.definitions import build_defs  # after the manifest is prepared
+
+        if not materialize_all(settings, definitions=build_defs):
             raise SystemExit("materialization failed: see the log above")
 
     echo(phases.summary())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from pulse.settings import Settings, SettingsError, get_settings
+from core.settings import Settings, SettingsError, get_settings
 
 
 def _settings() -> Settings:
@@ -135,14 +135,15 @@ def erase_command(user_id: str, rederive: bool) -> None:
 def _rederive(settings: Settings, dates) -> None:
     import time
 
-    from orchestration.privacy import rederive
+    from orchestration.definitions import build_defs
+    from orchestration.materialize import rederive
 
     click.echo(
         "re-deriving aggregates: dbt models and the gold publication"
         + (f" (event dates {dates[0]}..{dates[1]})" if dates else "")
     )
     started = time.monotonic()
-    ok = rederive(settings, dates)
+    ok = rederive(settings, dates, definitions=build_defs)
     click.echo(
         f"re-derivation {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s"
     )
@@ -211,7 +212,8 @@ def retention_command(dry_run: bool, as_of, policy_file: Path | None, as_json: b
     """
     import orjson
 
-    from lake.retention import RetentionPolicyError, enforce
+    from lake.retention.enforce import enforce
+    from lake.retention.policy import RetentionPolicyError
 
     settings = _settings()
     try:
@@ -252,7 +254,7 @@ def retention_command(dry_run: bool, as_of, policy_file: Path | None, as_json: b
 @click.option("--limit", type=click.IntRange(1), default=20, help="Only the newest N rows.")
 def retention_runs_command(limit: int) -> None:
     """List past retention runs (system/retention_runs), oldest first: one row per partition."""
-    from lake.retention import read_run_history
+    from lake.retention.report import read_run_history
 
     rows = read_run_history(_settings()).to_pylist()[-limit:]
     if not rows:

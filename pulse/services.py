@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"

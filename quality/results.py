@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import orjson
 import pyarrow as pa
 
-from pulse.settings import Settings
+from core.settings import Settings
 from quality.gx_suites import SuiteResult
 
 RESULTS_TABLE = ("system", "quality_results")

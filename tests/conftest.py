@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pulse.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 
 @pytest.fixture

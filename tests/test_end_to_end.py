@@ -17,8 +17,8 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
+from core.settings import Settings
 from lake.gold import mart_path, read_mart
-from pulse.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -176,7 +176,7 @@ def _text_of(path) -> bytes:
     return path.read_bytes()
 
 
-_COMMENT_PII = {  # what the simulator writes into free-text comments (lake/simulator/engine.py)
+_COMMENT_PII = {  # what the simulator writes into free-text comments (lake/simulator/engine/feedback.py)
     "card": rb"\b4\d{3} \d{4} \d{4} \d{4}\b",
     "ssn": rb"\b\d{3}-\d{2}-\d{4}\b",
     "ip": rb"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b",

@@ -20,7 +20,7 @@ import orjson
 import polars as pl
 import pytest
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

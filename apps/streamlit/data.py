@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from core.settings import Settings
 from lake import gold
 from lake.gold import MartNotPublished  # re-exported: the pages catch it
-from pulse.settings import Settings
 
 __all__ = ["KPI_COLUMNS", "Kpi", "MartNotPublished", "kpi_summary", "period_bounds", "read_mart"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.settings import get_settings
 from lake.collector.server import run
-from pulse.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,6 +32,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from core.metadata import engine_for
+from core.pii_policy import load_policy
+from core.settings import Settings
 from lake.collector.flusher import Flusher
 from lake.collector.limits import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES
 from lake.collector.logs import Throttle
@@ -41,15 +44,14 @@ from lake.collector.openapi import build as build_openapi
 from lake.consent import CONSENT, RedisConsent, audit_changes, message_keys, rebuild_gate
 from lake.dedupe import RecentIds
 from lake.live import LiveHub
+from lake.live.endpoints import build_routes as live_routes
 from lake.pipeline import EVENT, QUARANTINE, mask_batch_envelope, prepare, schema_check
-from lake.privacy import MaskCounts, key_bytes, load_policy
+from lake.privacy import MaskCounts, key_bytes
 from lake.ratelimit import build_rate_limiter
 from lake.schemas import SchemaRegistry
 from lake.sources import MISS, Source, authenticate, cached_source
 from lake.wal import WALClosedError, WriteAheadLog
 from lake.writer import DeltaSink
-from pulse.metadata import engine_for
-from pulse.settings import Settings
 
 log = logging.getLogger("lake.collector")
 
@@ -559,5 +561,5 @@ def create_app(
     ]
     if enable_noop:
         routes.append(Route("/v1/noop", _endpoint("/v1/noop", _noop), methods=["POST"]))
-    routes += list(hub.routes())
+    routes += live_routes(hub)
     return Starlette(routes=routes, lifespan=lifespan)

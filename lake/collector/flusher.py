@@ -16,11 +16,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from core.settings import Settings
 from lake.consent import CONSENT
 from lake.pipeline import EVENT, QUARANTINE
 from lake.wal import WriteAheadLog
 from lake.writer import DeltaSink, collector_app_id
-from pulse.settings import Settings
 
 log = logging.getLogger(__name__)
 

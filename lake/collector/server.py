@@ -19,9 +19,9 @@ from typing import Any
 
 import uvicorn
 
+from core.settings import Settings
 from lake.collector import logs
 from lake.collector.app import create_app
-from pulse.settings import Settings
 
 log = logging.getLogger("lake.collector.server")
 

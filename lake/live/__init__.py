@@ -1,7 +1,8 @@
 """Live fan-out of accepted events (seed tasks P1-005, P2-007).
 
 ``LiveHub(settings)`` is started/stopped by the collector lifespan; the collector calls
-``hub.publish(rows)`` right after a durable WAL append and mounts ``hub.routes()``:
+``hub.publish(rows)`` right after a durable WAL append and mounts
+``lake.live.endpoints.build_routes(hub)`` (the hub itself knows nothing of HTTP):
 
 * ``GET /v1/live/events`` — Server-Sent Events; filters ``event`` (repeatable), ``type``,
   ``user_id``, ``prop.<name>=<value>``, ``aggregates=1``.

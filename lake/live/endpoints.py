@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import hmac
 import ipaddress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.requests import HTTPConnection, Request
@@ -24,9 +24,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from lake.live.filters import FilterError, LiveFilter
-
-if TYPE_CHECKING:
-    from lake.live.hub import LiveHub, Subscriber
+from lake.live.hub import LiveHub, Subscriber, now_minute
 
 SSE_HEADERS = {
     "cache-control": "no-cache",
@@ -89,6 +87,7 @@ def check_auth(hub: LiveHub, conn: HTTPConnection) -> JSONResponse | None:
 
 
 def build_routes(hub: LiveHub) -> list[BaseRoute]:
+    """The live endpoints over ``hub``, to mount in the collector app."""
     return [
         Route("/v1/live/events", _SSEEndpoint(hub), methods=["GET"]),
         WebSocketRoute("/v1/live/ws", _websocket_endpoint(hub)),
@@ -241,9 +240,7 @@ def _aggregates_endpoint(hub: LiveHub):
             return error(
                 400, "invalid_minutes", f"minutes must be a positive integer (got {raw!r})"
             )
-        from lake.live.hub import _now_minute
-
-        snapshot = hub.aggregates.snapshot(_now_minute(), minutes)
+        snapshot = hub.aggregates.snapshot(now_minute(), minutes)
         snapshot["hub_id"] = hub.hub_id
         snapshot["stats"] = hub.stats
         return JSONResponse(snapshot)

@@ -32,11 +32,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from starlette.routing import BaseRoute
 
+from core.settings import Settings
 from lake.live.filters import LiveFilter
 from lake.live.frames import US_PER_MINUTE, MinuteCounts, count_rows, row_to_frame
-from pulse.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -255,14 +254,8 @@ class LiveHub:
         self.subscribers.discard(sub)
         sub.close()
 
-    def routes(self) -> list[BaseRoute]:
-        """The live endpoints, to mount in the collector app."""
-        from lake.live.endpoints import build_routes
-
-        return build_routes(self)
-
     def current_aggregate(self) -> dict[str, Any]:
-        return self.aggregates.minute_frame(_now_minute(), final=False)
+        return self.aggregates.minute_frame(now_minute(), final=False)
 
     # ---- background: local batches -----------------------------------------------------------
     async def _pump(self) -> None:
@@ -328,12 +321,12 @@ class LiveHub:
 
     # ---- background: aggregates push ---------------------------------------------------------
     async def _aggregate_pusher(self) -> None:
-        last = _now_minute()
+        last = now_minute()
         while True:
             now = time.time()
             to_boundary = (int(now // 60) + 1) * 60 - now
             await asyncio.sleep(min(self.aggregate_push_seconds, to_boundary + 0.001))
-            minute = _now_minute()
+            minute = now_minute()
             subs = [s for s in self.subscribers if s.filter is not None and s.filter.aggregates]
             if subs:
                 frames = []
@@ -438,5 +431,6 @@ class LiveHub:
             log.exception("live hub: ignored a malformed Redis message")
 
 
-def _now_minute() -> int:
+def now_minute() -> int:
+    """The current minute (microseconds since the epoch // one minute): the aggregates' key."""
     return time.time_ns() // 1000 // US_PER_MINUTE

@@ -31,6 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from core.settings import Settings
 from lake.delta_files import local_data_files
 from lake.privacy_ops.identity import (
     Identity,
@@ -40,7 +41,6 @@ from lake.privacy_ops.identity import (
 )
 from lake.privacy_ops.verify import file_hits, log_hits
 from lake.sql import quote_ident, quote_literal
-from pulse.settings import Settings
 
 log = logging.getLogger(__name__)
 

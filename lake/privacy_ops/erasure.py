@@ -32,11 +32,11 @@ from pathlib import Path
 
 import duckdb
 
+from core.settings import Settings
 from lake import audit
 from lake.privacy_ops import delta, files, requests, warehouse
 from lake.privacy_ops.identity import Identity, Relation, resolve, row_predicate, validate_user_id
 from lake.privacy_ops.verify import Finding, scan
-from pulse.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import orjson
 
+from core.settings import Settings
 from lake import audit
 from lake.privacy_ops import delta, warehouse
 from lake.privacy_ops.files import loose_files
@@ -27,7 +28,6 @@ from lake.privacy_ops.identity import (
 )
 from lake.privacy_ops.verify import PARQUET_MAGIC
 from lake.sql import quote_literal
-from pulse.settings import Settings
 
 
 def _rows(con, relation: Relation, predicate: str) -> list[dict[str, Any]]:

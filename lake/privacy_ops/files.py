@@ -35,10 +35,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.settings import Settings
 from lake.privacy_ops.identity import Identity, row_predicate
 from lake.privacy_ops.verify import DUCKDB_MAGIC, PARQUET_MAGIC, SQLITE_MAGIC, file_hits, iter_files
 from lake.sql import quote_ident
-from pulse.settings import Settings
 
 REDACTED = "[erased]"
 _WAL_HEADER = struct.Struct("<II")

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 from sqlalchemy import JSON, Column, DateTime, String, Table, insert, select, update
 
-from pulse.metadata import METADATA, engine_for
-from pulse.settings import Settings
+from core.metadata import METADATA, engine_for
+from core.settings import Settings
 
 STATUSES = ("pending", "running", "completed", "failed", "not_found")
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import duckdb
 
+from core.settings import Settings
 from lake.privacy_ops.identity import Identity, Relation, detect_columns, row_predicate
 from lake.sql import qualified, quote_ident, quote_literal
-from pulse.settings import Settings
 
 
 class WarehouseLocked(RuntimeError):

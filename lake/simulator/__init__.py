@@ -7,7 +7,8 @@ report = send_http(load_world_messages(settings.sim_dir), url=..., write_key=...
 """
 
 from lake.simulator.config import SimConfig
-from lake.simulator.engine import Simulation, experiment_variant
+from lake.simulator.engine.onboarding import experiment_variant
+from lake.simulator.engine.simulation import Simulation
 from lake.simulator.http import SendReport, send_http
 from lake.simulator.world import (
     World,

@@ -16,7 +16,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from lake.simulator.config import SimConfig
-from lake.simulator.engine import EVENTS_SCHEMA, Simulation
+from lake.simulator.engine.emitters import EVENTS_SCHEMA
+from lake.simulator.engine.simulation import Simulation
 
 WORLD_FILES = ("events", "ground_truth", "users", "programs", "trainers", "plans")
 _PARQUET_OPTS: dict[str, Any] = {"compression": "zstd", "write_statistics": True}

@@ -17,9 +17,9 @@ from email.message import EmailMessage
 
 import httpx
 
+from core.settings import Settings
 from orchestration.alerting.messages import Message
 from orchestration.alerting.rules import ChannelConfig
-from pulse.settings import Settings
 
 
 class DeliveryError(RuntimeError):

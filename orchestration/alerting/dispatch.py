@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from core.settings import Settings
 from orchestration.alerting.channels import DeliveryError, deliver
 from orchestration.alerting.messages import build_message
 from orchestration.alerting.rules import BUILTIN_CHANNELS, ChannelConfig, RuleSet
@@ -31,7 +32,6 @@ from orchestration.alerting.store import (
     list_views,
     record_event,
 )
-from pulse.settings import Settings
 
 log = logging.getLogger("pulse.alerts")
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import polars as pl
 
+from core.settings import Settings
 from orchestration.alerting.metrics import MetricError, evaluate
 from orchestration.alerting.rules import (
     Catalog,
@@ -36,7 +37,6 @@ from orchestration.alerting.rules import (
     RunFailureSource,
 )
 from orchestration.alerting.store import Occurrence
-from pulse.settings import Settings
 
 log = logging.getLogger("pulse.alerts")
 

@@ -1,4 +1,4 @@
-"""Alert state on the app-metadata database (``pulse.metadata``: SQLite by default, PostgreSQL with
+"""Alert state on the app-metadata database (``core.metadata``: SQLite by default, PostgreSQL with
 ``PULSE_METADATA_URL``; same code).
 
 Three tables:
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from pulse.metadata import METADATA
+from core.metadata import METADATA
 
 log = logging.getLogger("pulse.alerts")
 

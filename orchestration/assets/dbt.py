@@ -30,6 +30,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from core.settings import Settings
 from orchestration.assets.bronze import BRONZE_PREFIX
 from orchestration.dbt_project import DBT_PROJECT_DIR, require_manifest, warm_partial_parse
 from orchestration.partitions import daily_partitions, dbt_build_args, partition_window_env
@@ -45,7 +46,6 @@ from orchestration.warehouse import (
     models_from_manifest,
     read_only,
 )
-from pulse.settings import Settings
 
 DBT_SOURCE_TO_LAKE_LAYER = {"lake": BRONZE_PREFIX}
 DAILY_SELECT = f"tag:{DAILY_TAG}"

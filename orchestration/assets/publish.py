@@ -13,11 +13,11 @@ from collections.abc import Sequence
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from core.settings import Settings
 from lake import gold
 from orchestration.assets.bronze import BRONZE_KEYS
 from orchestration.resources import PulseResource
 from orchestration.warehouse import WAREHOUSE_POOL, Model, existing_relations, read_only
-from pulse.settings import Settings
 
 GOLD_PUBLICATION = dg.AssetKey("gold_publication")
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from core.settings import Settings
 from orchestration.assets.bronze import BRONZE_KEYS
 from orchestration.assets.publish import GOLD_PUBLICATION
 from orchestration.resources import PulseResource
-from pulse.settings import Settings
 
 SCORES_TABLE = ("system", "quality_scores")
 QUALITY_SCORES = dg.AssetKey(["quality", "quality_scores"])

@@ -69,7 +69,9 @@ def _markdown(actions: list) -> str:
 def retention_report(
     context: AssetExecutionContext, config: RetentionConfig, pulse: PulseResource
 ) -> dg.MaterializeResult:
-    from lake.retention import RetentionPolicyError, enforce, load_policies, runs_path
+    from lake.retention.enforce import enforce
+    from lake.retention.policy import RetentionPolicyError, load_policies
+    from lake.retention.report import runs_path
 
     settings = pulse.settings()
     path = Path(config.policy_file) if config.policy_file else None

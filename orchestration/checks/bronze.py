@@ -8,9 +8,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from core.settings import Settings
 from orchestration.assets.bronze import BRONZE_KEYS
 from orchestration.checks.suites import RECENT_DAYS, build_suite_check
-from pulse.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd

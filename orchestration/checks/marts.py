@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from core.settings import Settings
 from orchestration.checks.inferred_members import inferred_members
 from orchestration.checks.suites import build_suite_check, read_warehouse_tables
 from orchestration.warehouse import WAREHOUSE_POOL, read_only
-from pulse.settings import Settings
 
 if TYPE_CHECKING:
     from quality.gx_suites import Suite

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from core.settings import Settings
 from orchestration.checks.suites import build_suite_check, read_warehouse_tables
 from orchestration.warehouse import WAREHOUSE_POOL
-from pulse.settings import Settings
 
 if TYPE_CHECKING:
     from quality.gx_suites import Suite

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from core.settings import Settings
 from orchestration.resources import PulseResource
-from pulse.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd

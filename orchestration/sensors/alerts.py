@@ -23,6 +23,8 @@ import dagster as dg
 import sqlalchemy as sa
 from dagster import RunFailureSensorContext, SensorEvaluationContext
 
+from core.metadata import engine_for
+from core.settings import Settings
 from orchestration.alerting.dispatch import dispatch
 from orchestration.alerting.rules import RuleSet, load_rules, validate_against
 from orchestration.alerting.sources import (
@@ -40,8 +42,6 @@ from orchestration.alerting.sources import (
 )
 from orchestration.alerting.store import now_utc, record_occurrence, resolve_cleared
 from orchestration.resources import PulseResource
-from pulse.metadata import engine_for
-from pulse.settings import Settings
 
 __all__ = ["SENSORS", "CheckFailure", "alert_on_failed_checks", "new_failures"]
 

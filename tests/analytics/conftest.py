@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from lake import gold
-from pulse.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -401,7 +401,7 @@ def test_concurrent_readers_get_the_same_numbers(demo_gold):
 def test_no_bronze_means_a_live_window_with_nothing_in_it(demo_gold, tmp_path):
     import os
 
-    from pulse.settings import Settings
+    from core.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data")
     settings.lake_dir.mkdir(parents=True)

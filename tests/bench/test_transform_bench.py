@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def isolated_env(monkeypatch):
-    from pulse.settings import get_settings
+    from core.settings import get_settings
 
     monkeypatch.setenv("PULSE_DATA_DIR", "/nonexistent")  # measure_scale sets its own
     yield

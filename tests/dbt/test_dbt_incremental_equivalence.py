@@ -31,10 +31,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from core.settings import Settings
 from lake.ingest import bulk_load
 from lake.simulator import SimConfig, generate_world, write_world
 from lake.snapshots import load_snapshots
-from pulse.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from deltalake import DeltaTable
 
+from core.settings import Settings
 from lake.audit import AuditEntry, audit_path, read, record, subject_token
-from pulse.settings import Settings
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_empty_log_reads_as_empty_table(settings):
 
 
 def test_cli_lists_entries(settings, monkeypatch):
-    from pulse import settings as settings_module
+    from core import settings as settings_module
     from pulse.cli import main
 
     monkeypatch.setenv("PULSE_DATA_DIR", str(settings.data_dir))

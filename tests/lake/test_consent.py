@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.settings import Settings
 from lake.consent import ConsentGate, consent_change, rebuild_gate
 from lake.pipeline import EVENT, prepare
 from lake.privacy import pseudonymize
 from lake.writer import DeltaSink
-from pulse.settings import Settings
 
 KEY = b"test-key-123"
 

@@ -108,13 +108,13 @@ def _add_odd_tables(settings, user_a: str, anon_a: str, user_b: str) -> None:
 
 @pytest.fixture(scope="module")
 def world(demo_run, tmp_path_factory):
+    from core.settings import get_settings
     from lake.collector.flusher import Flusher
     from lake.pipeline import prepare
     from lake.privacy import key_bytes
     from lake.validation import to_us
     from lake.wal import WriteAheadLog
     from lake.writer import DeltaSink
-    from pulse.settings import get_settings
 
     data = tmp_path_factory.mktemp("erasure") / "data"
     # The dbt target under the data dir is a parse cache: the copy parses again if it needs to.

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from core.settings import Settings
 from lake.collector.flusher import Flusher
 from lake.ingest import bulk_load
 from lake.pipeline import prepare
@@ -15,7 +16,6 @@ from lake.tables import EVENTS_SCHEMA, QUARANTINE_SCHEMA
 from lake.validation import to_us
 from lake.wal import WriteAheadLog
 from lake.writer import DeltaSink, collector_app_id
-from pulse.settings import Settings
 
 KEY = b"k" * 16
 

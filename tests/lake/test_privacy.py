@@ -3,12 +3,11 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from core.pii_policy import load_policy
 from lake.privacy import (
     Keyring,
     MaskCounts,
-    PolicyError,
     key_id,
-    load_policy,
     luhn_valid,
     mask_message,
     mask_text,
@@ -169,50 +168,6 @@ def test_policy_file_pseudonymizes_drops_and_keeps_as_configured(tmp_path):
     assert counts.dropped == 3 and counts.pseudonymized == 2
 
 
-def test_json_policy_file_is_accepted(tmp_path):
-    path = tmp_path / "policy.json"
-    path.write_text('{"traits": {"email": "pseudonymize"}, "context": {"ip": "truncate"}}')
-    policy = load_policy(path)
-    assert policy.traits == {"email": "pseudonymize"}
-    assert policy.context["ip"] == "truncate"
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("traits:\n  email: hash\n", "traits.email: unknown action 'hash'"),
-        ("traits:\n  address:\n    street: erase\n", "traits.address.street: unknown action"),
-        ("fields:\n  email: drop\n", "unknown section(s) ['fields']"),
-        ("- email\n", "expected a mapping"),
-        ("traits: [email]\n", "traits: expected a mapping of field name to action"),
-        ("context:\n  traits:\n    email: drop\n", "context.traits follows the 'traits' section"),
-        ("traits: {email: drop\n", "not valid YAML"),
-    ],
-)
-def test_bad_policy_fails_with_a_message_naming_the_problem(tmp_path, text, message):
-    path = tmp_path / "policy.yaml"
-    path.write_text(text)
-    with pytest.raises(PolicyError) as err:
-        load_policy(path)
-    assert message in str(err.value) and str(path) in str(err.value)
-
-
-def test_missing_policy_file_and_settings_validation(tmp_path, monkeypatch):
-    from pulse.settings import SettingsError, get_settings
-
-    with pytest.raises(PolicyError, match="cannot read it"):
-        load_policy(tmp_path / "nope.yaml")
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("traits:\n  email: hash\n")
-    monkeypatch.setenv("PULSE_PII_POLICY_PATH", str(bad))
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SettingsError, match=r"PULSE_PII_POLICY_PATH.*unknown action 'hash'"):
-            get_settings()
-    finally:
-        get_settings.cache_clear()
-
-
 # ---- key rotation ------------------------------------------------------------------------------
 
 
@@ -234,7 +189,7 @@ def test_tokens_name_their_key_and_a_keyring_finds_tokens_of_every_key():
 
 
 def test_previous_keys_are_validated(monkeypatch):
-    from pulse.settings import SettingsError, get_settings
+    from core.settings import SettingsError, get_settings
 
     cases = [
         ('["short"]', "at least 8 characters"),
@@ -257,9 +212,9 @@ def test_rotate_key_command_generates_then_records_an_audit_entry_without_the_ke
 ):
     from click.testing import CliRunner
 
+    from core.settings import Settings, get_settings
     from lake.audit import read
     from pulse.cli import main
-    from pulse.settings import Settings, get_settings
 
     runner = CliRunner()
     monkeypatch.setenv("PULSE_DATA_DIR", str(tmp_path / "data"))

@@ -9,6 +9,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from core.settings import Settings, SettingsError
 from lake.ratelimit import (
     InProcessLimiter,
     NoLimit,
@@ -16,7 +17,6 @@ from lake.ratelimit import (
     build_rate_limiter,
     take,
 )
-from pulse.settings import Settings, SettingsError
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -17,12 +17,20 @@ import pytest
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
-from lake import retention
+from core.settings import Settings, SettingsError
 from lake.audit import read as read_audit
-from lake.retention import RetentionPolicyError, enforce, load_policies, parse_policies
+from lake.retention.enforce import enforce
+from lake.retention.planning import cutoff_date, delete_predicate
+from lake.retention.policy import (
+    DEFAULT_POLICY_FILE,
+    RetentionPolicyError,
+    load_policies,
+    parse_keep,
+    parse_policies,
+)
+from lake.retention.report import read_run_history
 from lake.tables import EVENTS_SCHEMA
 from lake.writer import DeltaSink, rows_to_table
-from pulse.settings import Settings, SettingsError
 
 NOW = dt.datetime(2026, 5, 1, 9, 30, tzinfo=dt.UTC)
 FIRST = dt.date(2026, 4, 1)  # 30 days of events: 2026-04-01 .. 2026-04-30
@@ -114,7 +122,7 @@ def test_expired_partitions_are_archived_deleted_vacuumed_and_audited(settings):
         for action in ("retention_archive", "retention_delete")
     ]
     assert {e["actor"] for e in audit} == {"tester"}
-    history = retention.read_run_history(settings).to_pylist()
+    history = read_run_history(settings).to_pylist()
     assert [(h["partition"], h["rows_deleted"], h["status"]) for h in history] == [
         (f"event_date={d}", 9, "deleted") for d in expired
     ]
@@ -123,9 +131,7 @@ def test_expired_partitions_are_archived_deleted_vacuumed_and_audited(settings):
     # Enforced again the same day: nothing left to do, and the run says so.
     again = enforce(settings, policies, now=NOW)
     assert again.actions == []
-    assert retention.read_run_history(settings).column("status").to_pylist()[-1] == (
-        "nothing_expired"
-    )
+    assert read_run_history(settings).column("status").to_pylist()[-1] == ("nothing_expired")
 
 
 def test_row_filtered_policy_removes_only_matching_rows(settings):
@@ -374,7 +380,7 @@ def test_policy_file_setting_is_used(tmp_path, monkeypatch):
     path.write_text("version: 1\npolicies:\n  - {name: q, table: bronze/quarantine, keep: 7d}\n")
     monkeypatch.setenv("PULSE_RETENTION_POLICY_FILE", str(path))
     monkeypatch.setenv("PULSE_DATA_DIR", str(tmp_path / "data"))
-    from pulse.settings import get_settings
+    from core.settings import get_settings
 
     get_settings.cache_clear()
     try:
@@ -391,14 +397,14 @@ def test_policy_file_setting_is_used(tmp_path, monkeypatch):
 
 
 def test_keep_durations():
-    assert retention.parse_keep(400) == 400
-    assert retention.parse_keep("400d") == retention.parse_keep("400 days") == 400
-    assert retention.parse_keep("12w") == 84
-    assert retention.parse_keep("1y") == 365
-    assert retention.parse_keep("forever") is None
-    assert retention.cutoff_date(NOW, 30) == dt.date(2026, 4, 1)
+    assert parse_keep(400) == 400
+    assert parse_keep("400d") == parse_keep("400 days") == 400
+    assert parse_keep("12w") == 84
+    assert parse_keep("1y") == 365
+    assert parse_keep("forever") is None
+    assert cutoff_date(NOW, 30) == dt.date(2026, 4, 1)
     assert (
-        retention.delete_predicate("event_date", dt.date(2026, 1, 2), {"event": ["it's"]})
+        delete_predicate("event_date", dt.date(2026, 1, 2), {"event": ["it's"]})
         == "\"event_date\" = DATE '2026-01-02' AND \"event\" IN ('it''s')"
     )
 
@@ -406,8 +412,8 @@ def test_keep_durations():
 def test_cli_dry_run_then_enforce(settings, monkeypatch):
     from click.testing import CliRunner
 
+    from core.settings import get_settings
     from pulse.cli import main
-    from pulse.settings import get_settings
 
     _lake(settings, days=3)
     monkeypatch.setenv("PULSE_DATA_DIR", str(settings.data_dir))
@@ -463,7 +469,7 @@ def test_a_failed_archive_deletes_nothing_and_is_reported(tmp_path):
     assert report.rows_deleted == 0
     assert _events(settings).num_rows == original.num_rows  # nothing deleted unarchived
     assert read_audit(settings).num_rows == 0
-    history = retention.read_run_history(settings).to_pylist()
+    history = read_run_history(settings).to_pylist()
     assert [(h["status"], h["partition"]) for h in history] == [("failed", "event_date=2026-04-01")]
 
 
@@ -564,8 +570,6 @@ def test_retention_on_a_fully_materialized_data_dir_with_odd_column_names(demo_r
 
     from deltalake import write_deltalake
 
-    from lake.retention import load_policies
-
     data = tmp_path / "data"
     shutil.copytree(demo_run[0], data, ignore=shutil.ignore_patterns("dbt"))
     settings = Settings(data_dir=data)
@@ -583,8 +587,7 @@ def test_retention_on_a_fully_materialized_data_dir_with_odd_column_names(demo_r
     )
     policy_file = tmp_path / "retention.yaml"
     policy_file.write_text(
-        (Path(retention.__file__).with_name("retention.yaml")).read_text()
-        + "  - name: odd_columns\n"
+        DEFAULT_POLICY_FILE.read_text() + "  - name: odd_columns\n"
         "    table: bronze/app_odd_columns\n"
         "    where: {table: expire}\n"
         "    keep: 30d\n"

@@ -5,9 +5,9 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
+from core.metadata import engine_for
+from core.settings import Settings
 from lake.sources import SOURCES, SourceExistsError, authenticate, create_source, list_sources
-from pulse.metadata import engine_for
-from pulse.settings import Settings
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import re
 import pytest
 from click.testing import CliRunner
 
+from core.metadata import engine_for
 from orchestration.alerting.rules import load_rules
 from orchestration.alerting.store import Occurrence, history, record_event, record_occurrence
 from pulse.cli import main
-from pulse.metadata import engine_for
 
 
 def _occurrence(target: str, key: str, since: dt.datetime) -> Occurrence:

@@ -9,6 +9,8 @@ import logging
 import pytest
 from alert_receivers import free_port, http_receiver, smtp_server  # noqa: F401 (fixtures)
 
+from core.metadata import engine_for
+from core.settings import Settings
 from orchestration.alerting.dispatch import dispatch
 from orchestration.alerting.rules import parse_rules
 from orchestration.alerting.store import (
@@ -18,8 +20,6 @@ from orchestration.alerting.store import (
     history,
     record_occurrence,
 )
-from pulse.metadata import engine_for
-from pulse.settings import Settings
 
 T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
 SLACK_PATH = "/services/T0001/B0002/slack-secret-token"

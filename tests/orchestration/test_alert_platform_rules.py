@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
+from core.settings import Settings
 from orchestration.alerting.rules import AlertRulesError, load_rules, parse_rules
 from orchestration.alerting.sources import scan_metrics
 from orchestration.monitoring import append
-from pulse.settings import Settings
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 

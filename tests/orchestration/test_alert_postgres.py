@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy as sa
 from alert_receivers import http_receiver  # noqa: F401 (fixture)
 
+from core.metadata import engine_for
+from core.settings import Settings
 from orchestration.alerting.dispatch import dispatch
 from orchestration.alerting.rules import parse_rules
 from orchestration.alerting.store import (
@@ -22,8 +24,6 @@ from orchestration.alerting.store import (
     record_occurrence,
     resolve,
 )
-from pulse.metadata import engine_for
-from pulse.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -12,6 +12,8 @@ import pyarrow as pa
 import pytest
 from alert_receivers import free_port, http_receiver  # noqa: F401 (fixture)
 
+from core.metadata import engine_for
+from core.settings import get_settings
 from lake import gold
 from orchestration.alerting.messages import build_message
 from orchestration.alerting.sources import freshness_windows, scan_freshness
@@ -26,8 +28,6 @@ from orchestration.sensors.alerts import (
     rules_for,
     run_failure_alerts,
 )
-from pulse.metadata import engine_for
-from pulse.settings import get_settings
 
 CHECK_PASSES = {"value": False}
 

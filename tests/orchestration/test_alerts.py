@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.metadata import engine_for
 from orchestration.alerts import list_alerts, raise_alert, set_alert_status
 from orchestration.sensors.alerts import CheckFailure, new_failures
-from pulse.metadata import engine_for
 
 
 def test_raise_alert_stores_an_open_row_and_logs(pulse_settings, caplog):

@@ -79,8 +79,8 @@ def graph_snapshot(defs: dg.Definitions) -> dict:
 
 @pytest.fixture(scope="module")
 def defs(tmp_path_factory) -> dg.Definitions:
+    from core.settings import Settings
     from orchestration import dbt_project
-    from pulse.settings import Settings
 
     dbt_project.prepare_manifest(Settings(data_dir=tmp_path_factory.mktemp("data")))
     from orchestration.definitions import build_defs

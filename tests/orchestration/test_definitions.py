@@ -6,10 +6,10 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from core.settings import Settings
 from orchestration import dbt_project
 from orchestration.assets.dbt import PulseDbtTranslator, build_dbt_assets, dbt_group
 from orchestration.materialize import _bare_to_key_syntax
-from pulse.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +173,8 @@ def test_partition_window_reaches_dbt_as_environment_not_vars():
 def test_subprocess_environment_exports_then_restores(tmp_path, monkeypatch):
     import os
 
+    from core.settings import Settings
     from orchestration.resources import subprocess_environment
-    from pulse.settings import Settings
 
     monkeypatch.setenv("PULSE_DBT_MIN_DATE", "2020-01-01")
     monkeypatch.delenv("PULSE_DBT_MAX_DATE", raising=False)

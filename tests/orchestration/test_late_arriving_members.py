@@ -93,11 +93,11 @@ def _row(frame, column: str, value: str) -> dict:
 def test_an_unseen_program_publishes_warns_and_is_repaired_by_the_next_run(loaded_world, tmp_path):
     import dagster as dg
 
+    from core.metadata import engine_for
     from lake import gold
     from lake.ingest import bulk_load
     from orchestration.alerting.store import list_views
     from orchestration.materialize import instance_for, materialize_all
-    from pulse.metadata import engine_for
 
     settings = loaded_world
     before = gold.current(settings)

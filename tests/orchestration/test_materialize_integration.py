@@ -52,13 +52,13 @@ class Reader(threading.Thread):
 def test_materialize_publish_read_during_a_run_then_failed_check_alerts(loaded_world):
     import dagster as dg
 
+    from core.metadata import engine_for
     from lake import gold
     from orchestration.alerts import list_alerts
     from orchestration.definitions import build_defs
     from orchestration.materialize import instance_for, materialize_all
     from orchestration.resources import PulseResource
     from orchestration.sensors.alerts import asset_check_failure_alerts
-    from pulse.metadata import engine_for
 
     settings = loaded_world
     first = gold.current(settings)  # published by the demo's run
@@ -95,7 +95,7 @@ def test_materialize_publish_read_during_a_run_then_failed_check_alerts(loaded_w
     reader.start()
     started = time.monotonic()
     try:
-        assert materialize_all(settings) is True
+        assert materialize_all(settings, definitions=build_defs) is True
     finally:
         reader.stop.set()
         reader.join(timeout=30)

@@ -12,12 +12,12 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+from core.settings import Settings, get_settings
 from lake.tables import EVENTS_SCHEMA
 from lake.writer import DeltaSink
 from orchestration.assets.platform import platform_health, platform_telemetry
 from orchestration.monitoring import append, probe_services
 from orchestration.resources import PulseResource
-from pulse.settings import Settings, get_settings
 
 METRICS = b"""# HELP pulse_collector_flush_lag_seconds Age of the oldest unflushed WAL record
 pulse_collector_flush_lag_seconds 2.5

@@ -13,7 +13,7 @@ def test_privacy_erase_job_erases_and_records_the_request(pulse_settings):
     from lake.ingest import bulk_load
     from lake.privacy_ops import requests
     from lake.simulator import SimConfig, generate_world
-    from orchestration.privacy import privacy_erase_job
+    from orchestration.privacy import build_privacy_erase_job
     from orchestration.resources import PulseResource
 
     settings = pulse_settings
@@ -23,7 +23,10 @@ def test_privacy_erase_job_erases_and_records_the_request(pulse_settings):
     user = events["user_id"].drop_nulls().sort()[0]
     mine = events.filter(pl.col("user_id") == user).height
 
-    result = privacy_erase_job.execute_in_process(
+    def rederive(*_: object) -> bool:
+        raise AssertionError("rederive=false: nothing is re-derived")
+
+    result = build_privacy_erase_job(rederive).execute_in_process(
         run_config={"ops": {"erase_user_op": {"config": {"user_id": user, "rederive": False}}}},
         resources={"pulse": PulseResource.from_settings(settings)},
         instance=dg.DagsterInstance.ephemeral(),

@@ -11,7 +11,7 @@ import pytest
 from deltalake import DeltaTable
 
 from lake.audit import read as read_audit
-from lake.retention import read_run_history
+from lake.retention.report import read_run_history
 from lake.writer import DeltaSink
 from orchestration.assets.bronze import BRONZE_ASSETS
 from orchestration.assets.maintenance import MAINTENANCE_ASSETS
@@ -156,7 +156,7 @@ def test_job_and_schedule_select_only_the_retention_asset():
 def test_a_partition_that_cannot_be_archived_fails_the_run_after_the_others(
     lake, tmp_path, monkeypatch
 ):
-    from pulse.settings import get_settings
+    from core.settings import get_settings
 
     blocker = tmp_path / "blocked"
     blocker.write_text("a file where the archive folder should be")

@@ -16,11 +16,11 @@ def doomed() -> None:
 
 
 def test_failed_run_raises_one_alert(pulse_settings):
+    from core.metadata import engine_for
     from orchestration.alerts import list_alerts
     from orchestration.materialize import instance_for
     from orchestration.resources import PulseResource
     from orchestration.sensors.alerts import run_failure_alerts
-    from pulse.metadata import engine_for
 
     with instance_for(pulse_settings) as instance:
         result = doomed.execute_in_process(instance=instance, raise_on_error=False)

@@ -3,8 +3,8 @@
 import subprocess
 import sys
 
+from core.metadata import engine_for
 from lake.sources import authenticate
-from pulse.metadata import engine_for
 
 
 def pulse(*args: str, env_data_dir) -> subprocess.CompletedProcess:

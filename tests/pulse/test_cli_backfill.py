@@ -22,8 +22,8 @@ def _kpis(settings) -> list[tuple]:
 
 
 def test_cli_backfill_materializes_exactly_the_requested_days(demo_run, tmp_path, monkeypatch):
+    from core.settings import get_settings
     from orchestration.materialize import instance_for
-    from pulse.settings import get_settings
 
     data_dir = tmp_path / "data"
     shutil.copytree(demo_run[0], data_dir, ignore=shutil.ignore_patterns("dbt"))

@@ -5,7 +5,7 @@ import polars as pl
 import streamlit as st
 
 from apps.streamlit.data import MartNotPublished, kpi_summary, read_mart
-from pulse.settings import get_settings
+from core.settings import get_settings
 
 # metric -> (card label, card format); the trend chart shows daily values, so it says "daily".
 LABELS = {

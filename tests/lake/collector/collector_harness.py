@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import polars as pl
 
+from core.metadata import engine_for
+from core.settings import Settings
 from lake.sources import create_source
-from pulse.metadata import engine_for
-from pulse.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -10,10 +10,10 @@ import pytest
 from collector_harness import basic, metric, new_source, table, track
 from starlette.testclient import TestClient
 
+from core.settings import Settings
 from lake.audit import read as read_audit
 from lake.audit import subject_token
 from lake.collector.app import create_app
-from pulse.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -149,9 +149,9 @@ def test_two_replicas_on_one_lake_and_a_shared_redis_rate_limit(tmp_path):
 
 
 def _cleanup_limit_keys(r: redis.Redis, data_dir) -> None:
+    from core.metadata import engine_for
+    from core.settings import Settings
     from lake.sources import list_sources
-    from pulse.metadata import engine_for
-    from pulse.settings import Settings
 
     for source in list_sources(engine_for(Settings(data_dir=data_dir))):
         r.delete(f"pulse:rl:{source.source_id}")

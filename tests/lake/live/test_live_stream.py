@@ -24,8 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.settings import Settings
 from lake.live import LiveHub
-from pulse.settings import Settings
+from lake.live.endpoints import build_routes
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +77,7 @@ def make_app(hub: LiveHub) -> Starlette:
         finally:
             await hub.stop()
 
-    routes = [*hub.routes(), Route("/publish", publish, methods=["POST"])]
+    routes = [*build_routes(hub), Route("/publish", publish, methods=["POST"])]
     return Starlette(routes=routes, lifespan=lifespan)
 
 
@@ -553,9 +554,9 @@ def test_cross_replica_latency(tmp_path, redis_prefix):
 def test_collector_batch_arrives_on_sse_and_websocket(tmp_path):
     import base64
 
+    from core.metadata import engine_for
     from lake.collector.app import create_app
     from lake.sources import create_source
-    from pulse.metadata import engine_for
 
     settings = make_settings(tmp_path, flush_interval_seconds=60.0)
     _, key = create_source(engine_for(settings), "live-e2e")

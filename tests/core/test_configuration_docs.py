@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 

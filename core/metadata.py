@@ -8,7 +8,7 @@ import functools
 
 from sqlalchemy import Engine, MetaData, create_engine
 
-from pulse.settings import Settings
+from core.settings import Settings
 
 METADATA = MetaData()
 

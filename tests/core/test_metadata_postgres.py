@@ -6,9 +6,9 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
+from core.metadata import engine_for
+from core.settings import Settings
 from lake.sources import authenticate, create_source, list_sources
-from pulse.metadata import engine_for
-from pulse.settings import Settings
 
 pytestmark = pytest.mark.integration
 

@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     alert_webhook_url: SecretStr | None = None
     alert_delivery_timeout_seconds: float = Field(default=10.0, gt=0)
 
-    # ---- Retention and archival (lake/retention.py; docs/privacy.md) ----------------------------
+    # ---- Retention and archival (lake/retention/; docs/privacy.md) -----------------------------
     # The YAML file of retention policies; None = the bundled lake/retention.yaml.
     retention_policy_file: Path | None = Field(
         default=None, description="YAML retention policies; default lake/retention.yaml"
@@ -164,7 +164,7 @@ class Settings(BaseSettings):
         """A bad policy file stops start-up here, with the reason (not at the first event)."""
         if value is None:
             return None
-        from lake.privacy import load_policy
+        from core.pii_policy import load_policy
 
         value = value.expanduser().resolve()
         load_policy(value)  # PolicyError is a ValueError: pydantic reports it on this variable

@@ -1,6 +1,6 @@
 import pytest
 
-from pulse.settings import Settings, SettingsError, get_settings
+from core.settings import Settings, SettingsError, get_settings
 
 
 def test_defaults_put_all_state_under_the_data_dir(monkeypatch, tmp_path):
