@@ -20,7 +20,7 @@ imports the settings, ``lake`` and third-party libraries only.
 
 from analytics.catalogue import SEGMENTS, CatalogueError, MetricInfo
 from analytics.filters import FilterError
-from analytics.query import Freshness, MetricsResult, QueryLayer
+from analytics.query import Freshness, MetricsResult, QueryLayer, TableResult
 from analytics.querylog import QueryLogSummary, read_query_log, summarize
 from analytics.semantic import QueryError
 from lake.gold import MartNotPublished
@@ -36,6 +36,7 @@ __all__ = [
     "QueryError",
     "QueryLayer",
     "QueryLogSummary",
+    "TableResult",
     "read_query_log",
     "summarize",
 ]

@@ -79,6 +79,22 @@ def format_value(value: float | int | None, unit: str = "number", *, compact: bo
     return f"{sign}{prefix}{text}{UNIT_SUFFIX.get(unit, '')}"
 
 
+def unit_of(metric_unit: str, metric_format: str = "") -> str:
+    """The chart unit of a catalogue metric (its ``unit`` and ``format`` from the dbt semantic
+    layer): ``USD`` → currency, a ``%`` format → percent, seconds → seconds, a whole-number
+    format → count, anything else → number."""
+    unit = (metric_unit or "").strip().lower()
+    if "%" in metric_format:
+        return "percent"
+    if unit.startswith("usd") or metric_format.startswith("$"):
+        return "currency"
+    if unit in ("seconds", "minutes", "ms"):
+        return unit
+    if ".0f" in metric_format:
+        return "count"
+    return "number"
+
+
 def format_change(change: float | None) -> str:
     """A relative change as cards show it (``+8.1%``); None → ``n/a``."""
     return "n/a" if change is None else f"{change:+.1%}"
@@ -234,8 +250,10 @@ def bar_chart(
     elif sort == "label":
         order = "ascending"
     category = alt.X(f"{x}:{'T' if temporal else 'N'}", title=None, sort=order)
-    if temporal:
-        category = alt.X(f"{x}:T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0))
+    if temporal:  # one band per bucket (a time scale would draw hairline bars for weeks)
+        category = alt.X(
+            f"yearmonthdate({x}):O", title=None, axis=alt.Axis(format="%b %d", labelAngle=0)
+        )
     value = alt.Y(
         f"{y}:Q",
         title=None,

@@ -30,18 +30,12 @@ import polars as pl
 
 from analytics.semantic import QueryError, Relation
 from lake.gold import MartNotPublished, Publication
+from lake.sql import quote_ident
+from lake.sql import quote_literal as quote_text
 
 # The mart whose date column is the publication's event date range (docs/metrics.md "Ranges").
 COVERAGE_MART = ("exec_daily_kpis", "kpi_date")
 COVERAGE_FALLBACK = ("fct_user_daily", "activity_date")
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def time_spine_sql(spine: Relation, start: dt.date | None, end: dt.date | None) -> str:

@@ -47,12 +47,15 @@ import polars as pl
 from analytics.cache import ResultCache
 from analytics.catalogue import GRAINS, SEGMENTS, MetricInfo
 from analytics.filters import FilterError, check_dimension_name, normalize_values, where_clauses
+from analytics.filters import quote_literal as _sql_literal
 from analytics.live import LIVE_MARTS, EventCatalog, LiveDB, live_window, read_bronze_events
 from analytics.publication import CatalogDB, PublicationDB, run_checked
 from analytics.querylog import QueryLogger
 from analytics.semantic import Compiled, QueryError, SemanticLayer
 from core.settings import Settings
 from lake import gold
+from lake.sql import quote_ident
+from lake.sql import quote_literal as quote_text
 
 GRAIN_ORDER = {g: i for i, g in enumerate(GRAINS)}
 _TRUNCATE = {"day": "1d", "week": "1w", "month": "1mo", "quarter": "1q", "year": "1y"}
@@ -75,6 +78,17 @@ class Freshness:
     live_events_through: dt.datetime | None = None  # newest bronze event read
     live_events: int | None = None
     bronze_version: int | None = None
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """The rows of one :meth:`QueryLayer.table` call."""
+
+    mart: str
+    frame: pl.DataFrame
+    freshness: Freshness
+    cache_hit: bool = False
+    duration_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -462,7 +476,11 @@ class QueryLayer:
             if missing:
                 unfiltered[info.name] = tuple(missing)
             kind = "period" if self.semantic.index.needs_metric_time(info.name) else "native"
-            grouped.setdefault((kind, where_clauses(mine), tuple(dims)), []).append(info.name)
+            # Metrics of different finest grains compile apart: MetricFlow widens a query's time
+            # range to whole buckets of its coarsest metric, so a monthly metric compiled with a
+            # daily one would stretch the daily one's range to whole months.
+            key = (kind, where_clauses(mine), tuple(dims), info.time_grain)
+            grouped.setdefault(key, []).append(info.name)
         parts = [
             _Part(kind=k[0], metrics=tuple(m), where=k[1], dims=k[2]) for k, m in grouped.items()
         ]
@@ -778,6 +796,114 @@ class QueryLayer:
             self.cache.put(key, frame, rows=frame.height)
         return sorted(frame[frame.columns[0]].to_list(), key=lambda v: (v is None, str(v)))
 
+    # ---- mart tables -----------------------------------------------------------------------
+    def table(
+        self,
+        mart: str,
+        *,
+        columns: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        between: tuple[str, dt.date | None, dt.date | None] | None = None,
+        order_by: Sequence[str] | str = (),
+        descending: bool = False,
+        limit: int | None = None,
+        page: str | None = None,
+        role: str | None = None,
+    ) -> TableResult:
+        """Rows of a published mart, for what is not a metric (a cohort matrix, the screen
+        paths, a program table): ``columns`` of ``mart`` where each ``where`` column is one of
+        the given values and ``between = (date column, first, last)``, ordered and limited.
+        Names are checked against the mart's schema and values are bound as literals, cached
+        under (query, publication id) and logged like a metric query."""
+        t0 = time.perf_counter()
+        page = page if page is not None else self.page
+        role = role if role is not None else self.role
+        row: dict[str, Any] = {
+            "metrics": f"table:{mart}",
+            "grain": None,
+            "group_by": None,
+            "page": page,
+            "role": role,
+            "start_date": between[1] if between else None,
+            "end_date": between[2] if between else None,
+            "filters": json.dumps(
+                {k: normalize_values(v) for k, v in (where or {}).items()},
+                default=str,
+                sort_keys=True,
+            ),
+        }
+        stats = {"parts": 1, "cached": 0, "compile_ms": 0.0, "execute_ms": 0.0}
+        try:
+            db = self.publication_db()
+            row["publication_id"] = db.publication.id
+            if mart not in db.publication.models:
+                raise gold.MartNotPublished(
+                    f"mart {mart!r} is not in publication {db.publication.id}: "
+                    f"published marts are {', '.join(sorted(db.publication.models))}"
+                )
+            source = f"read_parquet({quote_text(str(db.publication.path / f'{mart}.parquet'))})"
+            schema = self._mart_schema(db, mart, source)
+            wanted = list(columns) if columns else list(schema)
+            orders = [order_by] if isinstance(order_by, str) else list(order_by)
+            named = [*wanted, *(where or {}), *orders, *([between[0]] if between else [])]
+            unknown = sorted({c for c in named if c not in schema})
+            if unknown:
+                raise QueryError(
+                    f"{mart} has no column(s) {unknown}; its columns: {', '.join(schema)}"
+                )
+            clauses = []
+            for column, values in (where or {}).items():
+                literals = ", ".join(_sql_literal(v) for v in normalize_values(values))
+                clauses.append(f"{quote_ident(column)} IN ({literals})")
+            if between:
+                column, first, last = between
+                if first is not None:
+                    clauses.append(f"{quote_ident(column)} >= {_sql_literal(first)}")
+                if last is not None:
+                    clauses.append(f"{quote_ident(column)} <= {_sql_literal(last)}")
+            sql = f"SELECT {', '.join(quote_ident(c) for c in wanted)} FROM {source}"
+            if clauses:
+                sql += " WHERE " + " AND ".join(clauses)
+            if orders:
+                direction = " DESC" if descending else ""
+                sql += " ORDER BY " + ", ".join(f"{quote_ident(c)}{direction}" for c in orders)
+            if limit is not None:
+                sql += f" LIMIT {int(limit)}"
+            key = ("table", db.publication.id, sql)
+            frame = self.cache.get(key)
+            if frame is not None:
+                stats["cached"] = 1
+            else:
+                t1 = time.perf_counter()
+                frame = run_checked(db, sql)
+                stats["execute_ms"] = (time.perf_counter() - t1) * 1000
+                self.cache.put(key, frame, rows=frame.height)
+        except Exception as exc:
+            self._log(row, stats, t0, error=f"{type(exc).__name__}: {exc}"[:1000])
+            raise
+        self._log(row, stats, t0, rows=frame.height, source="published")
+        return TableResult(
+            mart=mart,
+            frame=frame,
+            freshness=Freshness(
+                publication_id=db.publication.id,
+                published_at=db.publication.published_at,
+                data_start=db.coverage[0] if db.coverage else None,
+                data_end=db.coverage[1] if db.coverage else None,
+            ),
+            cache_hit=stats["cached"] == 1,
+            duration_ms=(time.perf_counter() - t0) * 1000,
+        )
+
+    def _mart_schema(self, db: CatalogDB, mart: str, source: str) -> dict[str, str]:
+        key = ("schema", db.publication.id, mart)
+        schema = self.cache.get(key)
+        if schema is None:
+            described = run_checked(db, f"DESCRIBE SELECT * FROM {source}")
+            schema = dict(zip(described["column_name"], described["column_type"], strict=True))
+            self.cache.put(key, schema)
+        return schema
+
     # ---- log and shutdown --------------------------------------------------------------------
     def _log(
         self,
@@ -786,6 +912,8 @@ class QueryLayer:
         t0: float,
         result: MetricsResult | None = None,
         error: str | None = None,
+        rows: int | None = None,
+        source: str | None = None,
     ) -> None:
         shape = {
             "metrics": sorted(row["metrics"].split(",")),
@@ -798,8 +926,8 @@ class QueryLayer:
             label += f" by {row['group_by']}"
         if shape["filters"]:
             label += f" where {','.join(shape['filters'])}"
-        rows = 0
-        source = "none"
+        rows = rows or 0
+        source = source or "none"
         if result is not None:
             rows = result.frame.height + (result.live.height if result.live is not None else 0)
             source = "published+live" if result.live is not None else "published"
@@ -968,6 +1096,22 @@ def _join(frames: list[pl.DataFrame], keys: list[str], metrics: Sequence[str]) -
     if not keys:
         frames = [f.with_columns(pl.lit(0).alias(_KEY)) for f in frames]
         keys = [_KEY]
+    # An empty part (a range with no rows) comes back with Null-typed keys: give them the type
+    # the other parts have, or the join refuses to match Null against Date.
+    types = {
+        k: next((f.schema[k] for f in frames if f.schema.get(k) not in (None, pl.Null)), None)
+        for k in keys
+    }
+    frames = [
+        f.with_columns(
+            [
+                pl.col(k).cast(t)
+                for k, t in types.items()
+                if t is not None and f.schema.get(k) == pl.Null
+            ]
+        )
+        for f in frames
+    ]
     out = frames[0]
     for other in frames[1:]:
         out = out.join(other, on=keys, how="full", coalesce=True, nulls_equal=True)

@@ -147,3 +147,18 @@ def test_empty_data_still_gives_a_chart_that_says_so():
         charts.line_chart(empty, x="day", y="value", title="DAU").to_dict()["description"]
         == "Line chart of DAU: no data."
     )
+
+
+@pytest.mark.parametrize(
+    ("unit", "fmt", "expected"),
+    [
+        ("USD", "${:,.0f}", "currency"),
+        ("USD per user", "${:,.2f}", "currency"),
+        ("ratio", "{:.1%}", "percent"),
+        ("users", "{:,.0f}", "count"),
+        ("seconds", "{:,.0f} s", "seconds"),
+        ("sessions per user", "{:,.2f}", "number"),
+    ],
+)
+def test_catalogue_units_map_onto_chart_units(unit, fmt, expected):
+    assert charts.unit_of(unit, fmt) == expected

@@ -507,3 +507,56 @@ def test_every_metric_of_the_catalogue_is_checked_here(ql):
     text = Path(__file__).read_text()
     unchecked = [m.name for m in ql.catalogue() if not re.search(rf"[\"']{m.name}[\"']", text)]
     assert not unchecked, f"add an independent check of {unchecked} to this module"
+
+
+def test_metrics_of_different_grains_asked_together_keep_their_own_ranges(ql, mart):
+    """A monthly metric in the same call (the executive cards) must not stretch a daily metric's
+    range to whole months: each value equals the same metric asked alone."""
+    start, end = dt.date(2026, 2, 15), dt.date(2026, 2, 28)
+    together = ql.metrics(
+        ["new_users", "net_revenue", "subscriber_churn_rate", "dau"], start=start, end=end
+    )
+    for name in ("new_users", "net_revenue", "dau"):
+        alone = ql.metrics([name], start=start, end=end)
+        assert together.value(name) == pytest.approx(alone.value(name)), name
+    kpis = _in(mart("exec_daily_kpis"), "kpi_date", start, end)
+    assert together.value("new_users") == kpis["new_users"].sum()
+
+
+def test_mart_tables_come_through_the_layer_with_checked_names_and_literal_values(ql, mart):
+    result = ql.table(
+        "eng_cohort_retention",
+        columns=["cohort_start", "period_number", "retention_rate"],
+        where={"cohort_grain": "week", "retention_kind": ["n_day"], "period_grain": "week"},
+        between=("cohort_start", START, END),
+        order_by=["cohort_start", "period_number"],
+    )
+    expected = (
+        mart("eng_cohort_retention")
+        .filter(
+            (pl.col("cohort_grain") == "week")
+            & (pl.col("retention_kind") == "n_day")
+            & (pl.col("period_grain") == "week")
+            & pl.col("cohort_start").is_between(START, END)
+        )
+        .sort("cohort_start", "period_number")
+        .select("cohort_start", "period_number", "retention_rate")
+    )
+    assert result.frame.equals(expected) and result.frame.height > 0
+    assert result.freshness.publication_id and not result.cache_hit
+    assert ql.table("eng_cohort_retention", columns=["cohort_start"], limit=3).frame.height == 3
+    again = ql.table(
+        "eng_cohort_retention",
+        columns=["cohort_start", "period_number", "retention_rate"],
+        where={"cohort_grain": "week", "retention_kind": ["n_day"], "period_grain": "week"},
+        between=("cohort_start", START, END),
+        order_by=["cohort_start", "period_number"],
+    )
+    assert again.cache_hit and again.frame.equals(result.frame)
+    assert (
+        ql.table("dim_programs", where={"program_id": ["x'); drop table t; --"]}).frame.height == 0
+    )
+    with pytest.raises(QueryError, match="has no column"):
+        ql.table("dim_users", columns=['user_id"; select 1; --'])
+    with pytest.raises(gold.MartNotPublished, match="is not in publication"):
+        ql.table("no_such_mart")

@@ -88,16 +88,14 @@ def show_chart(
     """Draw a chart of :mod:`analytics.charts` with its text alternative. ``drill`` maps the
     selection's fields to drill dimensions (``{"revenue_date": "day"}``): a click narrows the
     page to the clicked value."""
-    description = charts.description_of(chart)
-    if hasattr(chart, "layout"):  # Plotly (the flow chart)
+    if hasattr(chart, "layout"):  # Plotly (the flow chart): its text alternative beneath it
         st.plotly_chart(chart, key=key, config={"displaylogo": False})
+        st.caption(charts.description_of(chart))
     elif drill and selection:
-        state = st.altair_chart(
-            chart, key=key, on_select="rerun", selection_mode=[selection], alt=description
-        )
+        state = st.altair_chart(chart, key=key, on_select="rerun", selection_mode=[selection])
         _apply_selection(state, selection, drill)
     else:
-        st.altair_chart(chart, key=key, alt=description)
+        st.altair_chart(chart, key=key)  # its description is the accessible name
 
 
 def _apply_selection(state: Any, selection: str, drill: Mapping[str, str]) -> None:

@@ -1,71 +1,239 @@
-"""Executive page: headline KPIs with period-over-period change and the daily trend."""
+"""Executive overview: the headline KPIs against target and the comparison period, the revenue
+and growth trends, acquisition by channel, the biggest movers with what drove them, and the open
+alerts on these KPIs. Every number comes from the query layer (metrics defined in dbt)."""
 
-import altair as alt
+from __future__ import annotations
+
 import polars as pl
 import streamlit as st
 
-from apps.streamlit.data import MartNotPublished, kpi_summary, read_mart
-from core.settings import get_settings
+from analytics import charts
+from analytics.insights import Mover, best_attribution, rank_movers
+from analytics.periods import COMPARE_MODES, shift_onto
+from analytics.targets import load_targets
+from apps.streamlit.alerts_panel import open_kpi_alerts
+from apps.streamlit.components.cards import Card, kpi_card
+from apps.streamlit.components.layout import breadcrumb, empty_state, page_header, show_chart
+from apps.streamlit.components.state import SEGMENT_LABELS, global_filters
+from apps.streamlit.queries import data_bounds, query_layer, segment_options
 
-# metric -> (card label, card format); the trend chart shows daily values, so it says "daily".
-LABELS = {
-    "dau": ("Daily active users (avg)", "{:,.0f}"),
-    "new_users": ("New users", "{:,.0f}"),
-    "revenue": ("Net revenue (USD)", "${:,.0f}"),
-    "workouts_completed": ("Workouts completed", "{:,.0f}"),
-}
+PAGE = "executive"
+KPIS = (
+    "dau",
+    "new_users",
+    "net_revenue",
+    "mrr",
+    "subscriber_churn_rate",
+    "week1_retention",
+    "workouts_completed",
+    "recommendation_acceptance_rate",
+)
+TREND = ("net_revenue", "new_users", "dau")
 
-st.title("Executive overview")
-
-try:
-    daily = read_mart(get_settings().gold_dir, "exec_daily_kpis").sort("kpi_date")
-except MartNotPublished as exc:
-    st.warning(str(exc))
+ql = query_layer()
+bounds = data_bounds(ql)
+if bounds is None:
+    page_header("Executive overview", "How is the business doing against its targets?")
+    empty_state("No published data yet: run `pulse materialize` (or `make demo`).")
     st.stop()
-
-if daily.is_empty():
-    st.info("The KPI mart is empty: no events have been ingested yet.")
-    st.stop()
-
-period = st.segmented_control(
-    "Compare the last",
-    options=[7, 14, 28],
-    default=7,
-    format_func=lambda d: f"{d} days",
-    key="period",
+first_day, last_day, freshness = bounds
+page_header(
+    "Executive overview",
+    "How is the business doing this period, against its targets and the period before?",
+    freshness,
 )
-period = period or 7
-st.caption(
-    f"Data from {daily['kpi_date'].min()} to {daily['kpi_date'].max()} (UTC). "
-    f"Each card compares the last {period} days with the {period} days before."
-)
+view = global_filters(first_day, last_day, segment_options(freshness.publication_id))
+breadcrumb(view)
+period, comparison = view.effective_period, view.comparison
+query = {"start": period.start, "end": period.end, "filters": view.filters, "page": PAGE}
 
-for column, kpi in zip(st.columns(len(LABELS)), kpi_summary(daily, period), strict=True):
-    label, fmt = LABELS[kpi.name]
-    delta = None if kpi.change is None else f"{kpi.change:+.1%}"
-    column.metric(label, fmt.format(kpi.current), delta=delta)
+totals = ql.metrics(KPIS, compare=view.compare_arg, **query)
+# Sparklines per day for the metrics defined per day (churn and retention are monthly/weekly).
+daily_kpis = [n for n in KPIS if totals.info(n).time_grain == "day"]
+daily = ql.metrics(daily_kpis, grain="day", **query)
+targets = load_targets()
+series = daily.combined().sort("period")
 
-st.subheader("Daily trend")
-TREND_LABELS = {
-    "dau": "Daily active users",
-    "new_users": "New users per day",
-    "revenue": "Net revenue per day (USD)",
-    "workouts_completed": "Workouts completed per day",
-}
-metric = st.selectbox(
-    "Metric", options=list(TREND_LABELS), format_func=TREND_LABELS.get, key="trend_metric"
-)
-chart = (
-    alt.Chart(daily.select("kpi_date", pl.col(metric).alias("value")).to_pandas())
-    .mark_line(point=True)
-    .encode(
-        x=alt.X("kpi_date:T", title="Day (UTC)"),
-        y=alt.Y("value:Q", title=TREND_LABELS[metric]),
-        tooltip=["kpi_date:T", alt.Tooltip("value:Q", format=",.2f")],
+st.caption(view.describe())
+if totals.unfiltered:
+    skipped = ", ".join(
+        f"{totals.info(m).label} ({', '.join(SEGMENT_LABELS.get(s, s) for s in segs)})"
+        for m, segs in totals.unfiltered.items()
     )
-    .properties(height=320)
-)
-st.altair_chart(chart, use_container_width=True)
+    st.caption(f"Not split by segment in the data, so shown for everyone: {skipped}.")
 
-with st.expander("Daily figures"):
-    st.dataframe(daily.to_pandas(), hide_index=True, use_container_width=True)
+cards = []
+for name in KPIS:
+    info = totals.info(name)
+    previous = totals.previous.value(name) if totals.previous is not None else None
+    cards.append(
+        Card(
+            name=name,
+            label=info.label,
+            value=totals.value(name),
+            unit=charts.unit_of(info.unit, info.format),
+            direction=info.direction,
+            change=totals.change(name),
+            previous=previous,
+            target=targets.get(name),
+            trend=[v for v in series[name].to_list() if v is not None]
+            if name in series.columns
+            else (),
+            docs=info.docs,
+            live_value=totals.live_value(name),
+        )
+    )
+grid = st.grid(4, key="kpi_cards")
+for card in cards:
+    with grid:
+        kpi_card(card, key=card.name)
+
+st.subheader("Revenue and growth")
+trend_metric = (
+    st.segmented_control(
+        "Trend",
+        options=list(TREND),
+        default="net_revenue",
+        format_func=lambda m: totals.info(m).label,
+        key="trend",
+        bind="query-params",
+    )
+    or "net_revenue"
+)
+info = totals.info(trend_metric)
+current = series.select(pl.col("period").alias("day"), pl.col(trend_metric).alias("value"))
+overlay = None
+if comparison is not None:
+    before = ql.metrics(
+        [trend_metric],
+        grain="day",
+        start=comparison.start,
+        end=comparison.end,
+        filters=view.filters,
+        page=PAGE,
+        live=False,
+    ).frame.sort("period")
+    overlay = before.select(
+        pl.col("period")
+        .map_elements(lambda d: shift_onto(d, comparison, period), return_dtype=pl.Date)
+        .alias("day"),
+        pl.col(trend_metric).alias("value"),
+    )
+show_chart(
+    charts.line_chart(
+        current,
+        x="day",
+        y="value",
+        title=f"{info.label} per day",
+        y_title=info.label,
+        unit=charts.unit_of(info.unit, info.format),
+        comparison=overlay,
+        comparison_label=COMPARE_MODES[view.compare].lower(),
+        area=trend_metric == "net_revenue",
+        select="trend_day",
+    ),
+    key="trend_chart",
+    selection="trend_day",
+    drill={"day": "day"},
+)
+st.caption("Click a day to narrow the page to it; the breadcrumb above undoes it.")
+
+left, right = st.columns(2)
+with left:
+    by_channel = ql.metrics(["new_users"], group_by=["acquisition_channel"], **query).frame
+    if by_channel.is_empty():
+        empty_state("No signups in this period.")
+    else:
+        show_chart(
+            charts.bar_chart(
+                by_channel.sort("new_users", descending=True),
+                x="acquisition_channel",
+                y="new_users",
+                title="New users by acquisition channel",
+                unit="count",
+                horizontal=True,
+                select="channel",
+            ),
+            key="channel_chart",
+            selection="channel",
+            drill={"acquisition_channel": "acquisition_channel"},
+        )
+with right:
+    by_stream = ql.metrics(["subscription_revenue", "program_revenue"], grain="week", **query).frame
+    long = by_stream.unpivot(
+        index="period", on=["subscription_revenue", "program_revenue"], variable_name="stream"
+    ).with_columns(
+        pl.col("stream").replace(
+            {"subscription_revenue": "Subscriptions", "program_revenue": "Programs"}
+        )
+    )
+    show_chart(
+        charts.bar_chart(
+            long,
+            x="period",
+            y="value",
+            color="stream",
+            temporal=True,
+            unit="currency",
+            title="Revenue by stream per week",
+        ),
+        key="stream_chart",
+    )
+
+st.subheader("What moved")
+if totals.previous is None:
+    empty_state("Choose a comparison period to see what moved.")
+else:
+    additive = [n for n in KPIS if totals.info(n).aggregation in ("sum", "count")]
+    breakdowns = {
+        segment: ql.metrics(additive, group_by=[segment], compare=view.compare_arg, **query)
+        for segment in SEGMENT_LABELS
+        if segment not in view.filters
+    }
+    movers = []
+    for name in KPIS:
+        value, before = totals.value(name), totals.previous.value(name)
+        if value is None or before is None or totals.change(name) is None:
+            continue
+        drivers = ()
+        if name in additive:
+            by_dimension = {}
+            for segment, result in breakdowns.items():
+                if (
+                    result.previous is None
+                    or name in result.unfiltered
+                    or segment not in result.frame.columns
+                ):
+                    continue
+                cur = dict(
+                    zip(result.frame[segment].cast(pl.String), result.frame[name], strict=True)
+                )
+                prev = dict(
+                    zip(
+                        result.previous.frame[segment].cast(pl.String),
+                        result.previous.frame[name],
+                        strict=True,
+                    )
+                )
+                by_dimension[SEGMENT_LABELS[segment]] = (
+                    {k: float(v or 0) for k, v in cur.items()},
+                    {k: float(v or 0) for k, v in prev.items()},
+                )
+            drivers = best_attribution(by_dimension)
+        info = totals.info(name)
+        unit = charts.unit_of(info.unit, info.format)
+        movers.append(Mover(name, info.label, unit, info.direction, value, before, drivers))
+    ranked = rank_movers(movers, limit=4)
+    if not ranked:
+        st.write("No KPI moved by more than 2 % against the comparison period.")
+    for mover in ranked:
+        icon = {True: ":material/trending_up:", False: ":material/trending_down:"}.get(
+            mover.is_good, ":material/trending_flat:"
+        )
+        tone = {True: "green", False: "red"}.get(mover.is_good, "gray")
+        st.markdown(
+            f"{icon} :{tone}[**{mover.label}**] — {mover.sentence(COMPARE_MODES[view.compare].lower())}"
+        )
+
+st.subheader("Open alerts on these KPIs")
+open_kpi_alerts({mart for name in KPIS for mart in totals.info(name).marts})
