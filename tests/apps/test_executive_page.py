@@ -15,7 +15,7 @@ from analytics.charts import format_change, format_value
 
 pytestmark = pytest.mark.integration
 
-PAGE = str(Path(__file__).resolve().parents[2] / "apps" / "streamlit" / "pages" / "executive.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "apps" / "streamlit" / "views" / "executive.py")
 START, END = dt.date(2026, 2, 8), dt.date(2026, 2, 21)  # two weeks, the two before are in the data
 
 

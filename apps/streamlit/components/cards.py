@@ -14,7 +14,7 @@ from analytics.charts import format_change, format_value
 from analytics.targets import STATE_LABELS, Target
 
 STATE_COLORS = {"on_track": "green", "at_risk": "orange", "off": "red"}
-# The in-app glossary page (apps/streamlit/pages/metrics.py) shows a metric's docs/metrics.md entry.
+# The in-app glossary page (apps/streamlit/views/metrics.py) shows a metric's docs/metrics.md entry.
 GLOSSARY_URL = "/metrics?metric="
 
 
