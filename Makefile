@@ -10,16 +10,27 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 
-.PHONY: help install demo test bench docs serve lint format clean
+.PHONY: help install browser demo test bench screenshots docs serve lint format clean
 
 help: ## list the commands
 	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-install: ## install the pinned environment (uv) and prepare the dbt manifest
+install: browser ## install the pinned environment (uv), Chromium, and prepare the dbt manifest
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| { echo "installing uv from PyPI"; python3 -m pip install --quiet uv; }
 	$(UV) sync --frozen
 	$(RUN) pulse prepare
+
+# The dashboards' browser tests, screenshots and page-load benchmark drive Debian's Chromium
+# (Playwright's own browser download does not work offline): installed from apt when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium (apt)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "Chromium is missing: install it (Debian/Ubuntu: sudo apt-get install chromium)"; exit 1; \
+		fi; }
 
 demo: install ## simulate, ingest, materialize everything, then serve the UIs until Ctrl-C
 	$(RUN) pulse demo

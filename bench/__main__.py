@@ -13,7 +13,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--only",
-        choices=["pipeline", "collector", "transform", "anomaly", "privacy"],
+        choices=["pipeline", "collector", "transform", "anomaly", "privacy", "dashboards"],
         help="run one benchmark",
     )
     parser.add_argument("--users", type=int, default=2000)
@@ -53,6 +53,13 @@ def main() -> None:
         default=900.0,
         help="transform: stop `dbt test` after this many seconds (the build row is then a lower bound)",
     )
+    parser.add_argument(
+        "--dashboards-data",
+        default=None,
+        help="dashboards: a materialized data dir to measure on (copied; default: a fresh "
+        "`pulse demo` world of --users x --days)",
+    )
+    parser.add_argument("--dashboards-visits", type=int, default=5, help="dashboards: warm visits")
     args = parser.parse_args()
 
     if args.only in (None, "pipeline"):
@@ -109,6 +116,19 @@ def main() -> None:
         path = harness.record("privacy", "Privacy: erase one user (issue 5)", params, metrics)
         for row in metrics:
             print(f"  {row['metric']:<60} {row['value']:>12,.2f} {row['unit']}")
+        print(f"results: {path}")
+    if args.only in (None, "dashboards"):
+        from bench import dashboards
+
+        data = Path(args.dashboards_data) if args.dashboards_data else None
+        params, metrics, _measured = dashboards.run(
+            data, args.users, args.days, warm_visits=args.dashboards_visits
+        )
+        path = harness.record(
+            "dashboards", "Dashboards: page loads in headless Chromium (issue 13)", params, metrics
+        )
+        for row in metrics:
+            print(f"  {row['metric']:<100} {row['value']:>8,.2f} {row['unit']}")
         print(f"results: {path}")
     print(f"docs:    {harness.render_docs()}")
 

@@ -1,0 +1,33 @@
+"""The dashboards' pages, as data: the app's navigation, the browser smoke tests, the screenshots
+command and the page-load benchmark all read this one list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+VIEWS = Path(__file__).parent / "views"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    file: str  # under views/
+    title: str
+    icon: str
+    url_path: str
+    section: str
+    default: bool = False
+
+    @property
+    def path(self) -> Path:
+        return VIEWS / self.file
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("executive.py", "Executive", ":material/monitoring:", "executive", "Business", True),
+    PageSpec("metrics.py", "Metric definitions", ":material/menu_book:", "metrics", "Reference"),
+    PageSpec("gallery.py", "Chart gallery", ":material/palette:", "gallery", "Reference"),
+)
+# Sections in the order of the top bar. The AI-monitoring, experiments and predictive pages join
+# "Models" with the issues that build those models.
+SECTIONS = ("Business", "Product", "Platform", "Models", "Reference")

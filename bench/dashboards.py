@@ -1,0 +1,219 @@
+"""Dashboard page loads in headless Chromium: time from navigation to "page finished".
+
+"Finished" is Streamlit's own end-to-end criterion (``stApp`` connected and not running, no
+skeleton left; STACK_NOTES). Per page:
+
+- **cold**: the first visit after a new gold publication (the query layer's cache keys change),
+  on a server that has already imported its libraries (a new publication does not restart it);
+- **warm**: later visits to the same view (the query layer answers from its cache).
+
+Pages come from ``apps.streamlit.navigation.PAGES``; each page's slowest query is read from the
+query log (``system/query_log``) that the visits wrote. Pages that refresh on a timer (Live) are
+measured to their first complete render.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+FINISHED = (
+    '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+    '[data-test-script-state="notRunning"]'
+)
+# Timer-driven pages never settle in "notRunning" for long: first render only.
+TIMER_PAGES = {"live"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def start_streamlit(data_dir: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "PULSE_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "apps" / "streamlit" / "app.py"),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--client.toolbarMode",
+            "viewer",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("streamlit did not answer /_stcore/health within 60 s")
+
+
+def _visit(page: Any, url: str, timer: bool) -> float:
+    t0 = time.perf_counter()
+    page.goto(url)
+    if timer:
+        page.wait_for_selector('[data-testid="stMain"] h1', timeout=60_000)
+    else:
+        page.wait_for_selector(FINISHED, timeout=60_000)
+        page.wait_for_function(
+            "!document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=60_000
+        )
+    return time.perf_counter() - t0
+
+
+def republish(data_dir: Path) -> str:
+    """A new publication of the same marts (what a pipeline run does): caches key on it."""
+    from core.settings import Settings
+    from lake import gold
+
+    settings = Settings(data_dir=data_dir)
+    current = gold.current(settings)
+    tables = {}
+    import pyarrow.parquet as pq
+
+    for name in current.models:
+        tables[name] = pq.read_table(current.path / f"{name}.parquet")
+    return gold.publish(settings, tables).id
+
+
+def measure(data_dir: Path, warm_visits: int = 5, query: str = "") -> dict[str, Any]:
+    """Cold and warm load times of every page on ``data_dir`` (a materialized data dir)."""
+    from playwright.sync_api import sync_playwright
+
+    from apps.streamlit.navigation import PAGES
+
+    port = _free_port()
+    server = start_streamlit(data_dir, port)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            base = f"http://127.0.0.1:{port}"
+            # Warm up the process (imports, MetricFlow manifest) on a page nobody measures.
+            _visit(page, f"{base}/gallery", False)
+            publication = republish(data_dir)
+            for spec in PAGES:
+                url = f"{base}/{spec.url_path}" + (f"?{query}" if query else "")
+                timer = spec.url_path in TIMER_PAGES
+                cold = _visit(page, url, timer)
+                warm = [_visit(page, url, timer) for _ in range(warm_visits)]
+                results[spec.url_path] = {"cold": cold, "warm": warm}
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    slowest = _slowest_queries(data_dir)
+    return {"pages": results, "publication": publication, "slowest": slowest}
+
+
+def _slowest_queries(data_dir: Path) -> dict[str, tuple[str, float]]:
+    """Each page's slowest query in the query log (written by the visits)."""
+    time.sleep(6)  # the log is flushed in batches by the server's background thread
+    from analytics import read_query_log
+    from core.settings import Settings
+
+    log = read_query_log(Settings(data_dir=data_dir))
+    if log is None or log.is_empty():
+        return {}
+    worst = log.sort("duration_ms", descending=True).group_by("page", maintain_order=True).first()
+    return {
+        str(r["page"]): (str(r["query"]), float(r["duration_ms"]))
+        for r in worst.select("page", "query", "duration_ms").iter_rows(named=True)
+        if r["page"] is not None
+    }
+
+
+def run(
+    data_dir: Path | None, users: int, days: int, warm_visits: int = 5
+) -> tuple[dict, list, dict]:
+    """Measure on ``data_dir`` (a materialized data dir), or on a fresh ``pulse demo`` world of
+    ``users`` × ``days`` built in a temporary directory (copied: the benchmark republishes)."""
+    work = Path(tempfile.mkdtemp(prefix="pulse-bench-dashboards-"))
+    try:
+        if data_dir is None:
+            data_dir = work / "data"
+            subprocess.run(
+                [sys.executable, "-m", "pulse.cli", "demo", "--no-serve", "--users", str(users),
+                 "--days", str(days)],
+                env={**os.environ, "PULSE_DATA_DIR": str(data_dir),
+                     "PULSE_COLLECTOR_PORT": str(_free_port())},
+                check=True,
+            )  # fmt: skip
+        else:
+            copy = work / "data"
+            shutil.copytree(data_dir, copy, ignore=shutil.ignore_patterns("dbt"))
+            data_dir = copy
+        measured = measure(data_dir, warm_visits)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    pages = measured["pages"]
+    cold = [v["cold"] for v in pages.values()]
+    warm = [w for v in pages.values() for w in v["warm"]]
+    metrics: list[dict[str, Any]] = [
+        {"metric": "cold load p50 (all pages)", "value": _percentile(cold, 0.5), "unit": "s"},
+        {"metric": "cold load p95 (all pages)", "value": _percentile(cold, 0.95), "unit": "s", "goal": "<= 2 s"},
+        {"metric": "warm load p50 (all pages)", "value": _percentile(warm, 0.5), "unit": "s"},
+        {"metric": "warm load p95 (all pages)", "value": _percentile(warm, 0.95), "unit": "s", "goal": "<= 1 s"},
+    ]  # fmt: skip
+    for name, values in pages.items():
+        slow = measured["slowest"].get(name)
+        note = f" (slowest query: {slow[0][:60]} {slow[1]:.0f} ms)" if slow else ""
+        metrics.append(
+            {
+                "metric": f"{name}: cold / warm median{note}",
+                "value": values["cold"],
+                "unit": f"s / {statistics.median(values['warm']):.2f} s",
+            }
+        )
+    params = {"users": users, "days": days, "warm_visits": warm_visits, "pages": len(pages)}
+    return params, metrics, measured
