@@ -11,7 +11,6 @@ import pandas as pd
 import polars as pl
 import streamlit as st
 
-from analytics import charts
 from apps.streamlit.components.state import View, drill_back, drill_into
 
 
@@ -87,17 +86,18 @@ def show_chart(
 ) -> None:
     """Draw a chart of :mod:`analytics.charts` with its text alternative. ``drill`` maps the
     selection's fields to drill dimensions (``{"revenue_date": "day"}``): a click narrows the
-    page to the clicked value."""
-    description = charts.description_of(chart)
+    page to the clicked value.
+
+    An Altair chart of :mod:`analytics.charts` carries its text alternative as the spec's
+    ``description`` (Vega-Lite makes it the SVG's accessible name): passing it again as ``alt``
+    only makes Streamlit log a warning with a stack trace on every render."""
     if hasattr(chart, "layout"):  # Plotly (the flow chart)
         st.plotly_chart(chart, key=key, config={"displaylogo": False})
     elif drill and selection:
-        state = st.altair_chart(
-            chart, key=key, on_select="rerun", selection_mode=[selection], alt=description
-        )
+        state = st.altair_chart(chart, key=key, on_select="rerun", selection_mode=[selection])
         _apply_selection(state, selection, drill)
     else:
-        st.altair_chart(chart, key=key, alt=description)
+        st.altair_chart(chart, key=key)
 
 
 def _apply_selection(state: Any, selection: str, drill: Mapping[str, str]) -> None:
