@@ -8,6 +8,12 @@ st.set_page_config(page_title="Pulse", page_icon=":bar_chart:", layout="wide")
 
 PAGES = Path(__file__).parent / "pages"
 navigation = st.navigation(
-    [st.Page(PAGES / "executive.py", title="Executive", icon=":material/monitoring:", default=True)]
+    [
+        st.Page(
+            PAGES / "executive.py", title="Executive", icon=":material/monitoring:", default=True
+        ),
+        st.Page(PAGES / "live.py", title="Live", icon=":material/sensors:", url_path="live"),
+    ],
+    position="top",
 )
 navigation.run()
