@@ -131,6 +131,8 @@ def _describe(kind: str, title: str, data: pd.DataFrame, x: str, y: str, unit: s
 
 def _text(value: Any) -> str:
     if isinstance(value, pd.Timestamp | dt.datetime):
+        if (value.hour, value.minute, value.second) != (0, 0, 0):  # sub-daily data
+            return value.strftime("%Y-%m-%d %H:%M:%S")
         return value.strftime("%Y-%m-%d")
     return str(value)
 
@@ -239,9 +241,12 @@ def bar_chart(
     sort: Literal["value", "label", "none"] = "value",
     select: str | None = None,
     height: int = DEFAULT_HEIGHT,
+    time_format: str | None = None,
 ) -> Any:
     """Bars of ``y`` by ``x`` (stacked by ``color`` when given; ``normalize``: shares that add to
-    100 %). ``select``: a click on a bar reads back its ``x`` (and ``color``) value."""
+    100 %). ``select``: a click on a bar reads back its ``x`` (and ``color``) value.
+    ``time_format``: how a temporal ``x`` is written on the axis and in tooltips (d3 time format,
+    e.g. ``"%H:%M:%S"`` for per-second counts; by default days on the axis)."""
     frame = _pandas(data)
     fmt = D3_FORMATS.get(unit, ",.2f")
     order: Any = None
@@ -250,15 +255,19 @@ def bar_chart(
     elif sort == "label":
         order = "ascending"
     category = alt.X(f"{x}:{'T' if temporal else 'N'}", title=None, sort=order)
-    if temporal:  # one band per bucket (a time scale would draw hairline bars for weeks)
+    if temporal and time_format:  # sub-daily buckets (seconds, minutes): a time scale
+        category = alt.X(f"{x}:T", title=None, axis=alt.Axis(format=time_format, labelAngle=0))
+    elif temporal:  # one band per day/week/month (a time scale draws hairline bars for weeks)
         category = alt.X(
             f"yearmonthdate({x}):O", title=None, axis=alt.Axis(format="%b %d", labelAngle=0)
         )
+    # Whole units get whole ticks: small counts would otherwise read "0, 1, 1, 2, 2".
+    steps = {"tickMinStep": 1} if unit == "count" and not normalize else {}
     value = alt.Y(
         f"{y}:Q",
         title=None,
         stack="normalize" if normalize else ("zero" if color else None),
-        axis=alt.Axis(format=".0%" if normalize else fmt),
+        axis=alt.Axis(format=".0%" if normalize else fmt, **steps),
     )
     if horizontal:
         category = alt.Y(f"{x}:N", title=None, sort=order if order else None)
@@ -266,13 +275,16 @@ def bar_chart(
             f"{y}:Q",
             title=None,
             stack="normalize" if normalize else ("zero" if color else None),
-            axis=alt.Axis(format=".0%" if normalize else fmt),
+            axis=alt.Axis(format=".0%" if normalize else fmt, **steps),
         )
     encoding: dict[str, Any] = {
         ("y" if horizontal else "x"): category,
         ("x" if horizontal else "y"): value,
         "tooltip": [
-            alt.Tooltip(f"{x}:{'T' if temporal else 'N'}"),
+            alt.Tooltip(
+                f"{x}:{'T' if temporal else 'N'}",
+                **({"format": time_format} if temporal and time_format else {}),
+            ),
             *([alt.Tooltip(f"{color}:N")] if color else []),
             alt.Tooltip(f"{y}:Q", format=fmt),
         ],

@@ -25,6 +25,7 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("executive.py", "Executive", ":material/monitoring:", "executive", "Business", True),
+    PageSpec("live.py", "Live", ":material/sensors:", "live", "Platform"),
     PageSpec("metrics.py", "Metric definitions", ":material/menu_book:", "metrics", "Reference"),
     PageSpec("gallery.py", "Chart gallery", ":material/palette:", "gallery", "Reference"),
 )

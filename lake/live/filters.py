@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-QUERY_KEYS = ("event", "type", "user_id", "aggregates", "token")
-JSON_KEYS = ("event", "type", "user_id", "prop", "aggregates")
+QUERY_KEYS = ("event", "type", "user_id", "source_id", "aggregates", "token")
+JSON_KEYS = ("event", "type", "user_id", "source_id", "prop", "aggregates")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -40,23 +40,27 @@ class LiveFilter:
     events: frozenset[str] | None = None
     types: frozenset[str] | None = None
     user_ids: frozenset[str] | None = None
+    source_ids: frozenset[str] | None = None
     props: tuple[tuple[str, str], ...] = ()
     aggregates: bool = False
     # Events with no criteria at all match everything; kept for cheap fast paths.
     match_all: bool = field(init=False, default=True)
 
     def __post_init__(self) -> None:
-        everything = not (self.events or self.types or self.user_ids or self.props)
+        everything = not (
+            self.events or self.types or self.user_ids or self.source_ids or self.props
+        )
         object.__setattr__(self, "match_all", everything)
 
     # ---- construction ------------------------------------------------------------------------
     @classmethod
     def from_query(cls, params: Iterable[tuple[str, str]]) -> LiveFilter:
-        """From query parameters: ``event`` (repeatable), ``type``, ``user_id``,
+        """From query parameters: ``event`` (repeatable), ``type``, ``user_id``, ``source_id``,
         ``prop.<name>=<value>``, ``aggregates=1``. ``token`` is ignored (auth reads it)."""
         events: list[str] = []
         types: list[str] = []
         users: list[str] = []
+        sources: list[str] = []
         props: dict[str, str] = {}
         aggregates = False
         for key, value in params:
@@ -66,6 +70,8 @@ class LiveFilter:
                 types.append(value)
             elif key == "user_id":
                 users.append(value)
+            elif key == "source_id":
+                sources.append(value)
             elif key.startswith("prop.") and len(key) > 5:
                 props[key[5:]] = value
             elif key == "aggregates":
@@ -74,13 +80,14 @@ class LiveFilter:
                 continue
             else:
                 raise FilterError(
-                    f"unknown query parameter {key!r}: use event, type, user_id, "
+                    f"unknown query parameter {key!r}: use event, type, user_id, source_id, "
                     "prop.<name>=<value>, aggregates=1 (and token= for auth)"
                 )
         return cls(
             events=frozenset(events) or None,
             types=frozenset(types) or None,
             user_ids=frozenset(users) or None,
+            source_ids=frozenset(sources) or None,
             props=tuple(sorted(props.items())),
             aggregates=aggregates,
         )
@@ -112,6 +119,7 @@ class LiveFilter:
             events=_json_set(spec, "event"),
             types=_json_set(spec, "type"),
             user_ids=_json_set(spec, "user_id"),
+            source_ids=_json_set(spec, "source_id"),
             props=tuple(sorted(props.items())),
             aggregates=bool(aggregates),
         )
@@ -125,6 +133,8 @@ class LiveFilter:
             out["type"] = sorted(self.types)
         if self.user_ids:
             out["user_id"] = sorted(self.user_ids)
+        if self.source_ids:
+            out["source_id"] = sorted(self.source_ids)
         if self.props:
             out["prop"] = dict(self.props)
         out["aggregates"] = self.aggregates
@@ -139,6 +149,8 @@ class LiveFilter:
         if self.types is not None and frame.get("type") not in self.types:
             return False
         if self.user_ids is not None and frame.get("user_id") not in self.user_ids:
+            return False
+        if self.source_ids is not None and frame.get("source_id") not in self.source_ids:
             return False
         if self.props:
             properties = frame.get("properties") or {}

@@ -162,3 +162,19 @@ def test_empty_data_still_gives_a_chart_that_says_so():
 )
 def test_catalogue_units_map_onto_chart_units(unit, fmt, expected):
     assert charts.unit_of(unit, fmt) == expected
+
+
+def test_temporal_bars_can_be_labelled_by_time_of_day():
+    seconds = pl.DataFrame(
+        {
+            "second": [dt.datetime(2026, 3, 1, 12, 0, s) for s in range(3)],
+            "events": [1, 5, 2],
+        }
+    )
+    spec = charts.bar_chart(
+        seconds, x="second", y="events", temporal=True, unit="count", time_format="%H:%M:%S"
+    ).to_dict()
+    assert spec["encoding"]["x"]["axis"]["format"] == "%H:%M:%S"
+    assert spec["encoding"]["tooltip"][0]["format"] == "%H:%M:%S"
+    assert "Highest 5 at 2026-03-01 12:00:01" in spec["description"]
+    assert spec["encoding"]["y"]["axis"]["tickMinStep"] == 1  # counts: no "0, 1, 1, 2" ticks

@@ -87,7 +87,11 @@ def show_chart(
 ) -> None:
     """Draw a chart of :mod:`analytics.charts` with its text alternative. ``drill`` maps the
     selection's fields to drill dimensions (``{"revenue_date": "day"}``): a click narrows the
-    page to the clicked value."""
+    page to the clicked value.
+
+    An Altair chart of :mod:`analytics.charts` carries its text alternative as the spec's
+    ``description`` (Vega-Lite makes it the SVG's accessible name): passing it again as ``alt``
+    only makes Streamlit log a warning with a stack trace on every render."""
     if hasattr(chart, "layout"):  # Plotly (the flow chart): its text alternative beneath it
         st.plotly_chart(chart, key=key, config={"displaylogo": False})
         st.caption(charts.description_of(chart))
@@ -95,7 +99,7 @@ def show_chart(
         state = st.altair_chart(chart, key=key, on_select="rerun", selection_mode=[selection])
         _apply_selection(state, selection, drill)
     else:
-        st.altair_chart(chart, key=key)  # its description is the accessible name
+        st.altair_chart(chart, key=key)
 
 
 def _apply_selection(state: Any, selection: str, drill: Mapping[str, str]) -> None:

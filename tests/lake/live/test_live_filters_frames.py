@@ -70,3 +70,11 @@ def test_minute_counts_snapshot_includes_empty_minutes_and_totals():
     assert snap["totals"] == {"Workout Completed": 2, "identify": 1}
     agg.add([(minute + 20, "x", 1)])  # prunes buckets beyond retention
     assert agg.minute(minute) == {}
+
+
+def test_source_filter_matches_the_frames_source_id():
+    assert LiveFilter.from_query([("source_id", "src"), ("source_id", "other")]).matches(frame())
+    assert not LiveFilter.from_query([("source_id", "other")]).matches(frame())
+    assert LiveFilter.from_json({"source_id": "src"}).matches(frame())
+    assert not LiveFilter.from_json({"source_id": ["x"]}).matches(frame())
+    assert LiveFilter.from_query([("source_id", "src")]).describe()["source_id"] == ["src"]
