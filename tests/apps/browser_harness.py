@@ -327,3 +327,19 @@ def full_page_screenshot(page: Page, path: Path) -> Path:
     finally:
         page.set_viewport_size({"width": size["width"], "height": size["height"]})
     return path
+
+
+def go_to(page: Page, title: str) -> None:
+    """Open a page from the top navigation, as a user does: its section's menu, then the page
+    (``apps.streamlit.navigation`` groups the pages in sections)."""
+    from apps.streamlit.navigation import PAGES
+
+    spec = next(p for p in PAGES if p.title == title)
+    direct = page.locator('a[data-testid*="NavLink"]', has_text=title)
+    if direct.count():
+        direct.first.click()
+    else:
+        page.locator('[data-testid="stTopNavSection"]', has_text=spec.section).first.click()
+        page.locator('a[data-testid="stTopNavDropdownLink"]', has_text=title).first.click()
+    page.wait_for_url(f"**/{spec.url_path}*")
+    wait_until_ready(page)

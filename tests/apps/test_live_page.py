@@ -6,7 +6,6 @@ collector and leaves it running again."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
@@ -17,10 +16,10 @@ from browser_harness import (
     PHONE,
     assert_no_horizontal_scroll,
     free_port,
+    go_to,
     open_page,
     run_streamlit,
     streamlit_env,
-    wait_until_ready,
 )
 from live_collector import Collector, LiveCollector
 from playwright.sync_api import Page, expect
@@ -107,9 +106,7 @@ def seconds_until(page: Page, js_condition: str, timeout: float = 5.0) -> float:
 def test_opens_from_the_navigation_and_shows_events_within_a_second(live_app, page, screenshot):
     live, server = live_app
     pw = open_page(page, server.url)
-    page.locator('a[data-testid*="NavLink"]', has_text="Live").click()
-    page.wait_for_url(re.compile(r"/live$"))
-    wait_until_ready(page)
+    go_to(page, "Live")
     expect(page.get_by_role("heading", name="Live")).to_be_visible()
     expect(status(page)).to_contain_text("Live", timeout=10_000)
     expect(metric(page, "Events in the last minute")).to_have_text("0")
