@@ -140,7 +140,7 @@ def measure(data_dir: Path, warm_visits: int = 5, query: str = "") -> dict[str, 
             _visit(page, f"{base}/gallery", False)
             publication = republish(data_dir)
             for spec in PAGES:
-                url = f"{base}/{spec.url_path}" + (f"?{query}" if query else "")
+                url = f"{base}/{spec.route}" + (f"?{query}" if query else "")
                 timer = spec.url_path in TIMER_PAGES
                 cold = _visit(page, url, timer)
                 warm = [_visit(page, url, timer) for _ in range(warm_visits)]

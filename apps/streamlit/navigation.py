@@ -22,6 +22,12 @@ class PageSpec:
     def path(self) -> Path:
         return VIEWS / self.file
 
+    @property
+    def route(self) -> str:
+        """Its path in a URL: the default page lives at the root (Streamlit ignores its
+        url_path there and answers /<url_path> with "page not found")."""
+        return "" if self.default else self.url_path
+
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("executive.py", "Executive", ":material/monitoring:", "executive", "Business", True),

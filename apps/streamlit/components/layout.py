@@ -96,14 +96,23 @@ def show_chart(
         st.plotly_chart(chart, key=key, config={"displaylogo": False})
         st.caption(charts.description_of(chart))
     elif drill and selection:
-        state = st.altair_chart(chart, key=key, on_select="rerun", selection_mode=[selection])
-        _apply_selection(state, selection, drill)
+        # A callback, not the returned state: it runs once per click, while the chart keeps its
+        # selection across reruns (reading it on every run would re-drill after an Undo).
+        st.altair_chart(
+            chart,
+            key=key,
+            on_select=lambda: _apply_selection(st.session_state.get(key), selection, drill),
+            selection_mode=[selection],
+        )
     else:
         st.altair_chart(chart, key=key)
 
 
 def _apply_selection(state: Any, selection: str, drill: Mapping[str, str]) -> None:
-    picked = (getattr(state, "selection", None) or {}).get(selection) or []
+    chosen = getattr(state, "selection", None)
+    if chosen is None and isinstance(state, Mapping):
+        chosen = state.get("selection")
+    picked = (chosen or {}).get(selection) or []
     if not picked:
         return
     point = picked[0] if isinstance(picked, list) else picked
@@ -113,7 +122,7 @@ def _apply_selection(state: Any, selection: str, drill: Mapping[str, str]) -> No
             continue
         if dimension == "day":
             value = _as_day(value)
-        drill_into(dimension, value)
+        drill_into(dimension, value, rerun=False)  # a callback: Streamlit reruns after it
 
 
 def _as_day(value: Any) -> dt.date | str:

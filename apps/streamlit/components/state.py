@@ -105,13 +105,15 @@ def drill_path() -> tuple[Drill, ...]:
     )
 
 
-def drill_into(dimension: str, value: object) -> None:
-    """Narrow the page by one step (a click on a bar, a point or a card), then rerun."""
+def drill_into(dimension: str, value: object, *, rerun: bool = True) -> None:
+    """Narrow the page by one step (a click on a bar, a point or a card), then rerun (not from
+    a widget callback, after which Streamlit reruns anyway)."""
     text = value.isoformat() if isinstance(value, dt.date) else str(value)
     step = Drill(dimension, text[:10] if dimension == "day" else text)
     path = [d for d in drill_path() if d.dimension != dimension]
     st.query_params[DRILL_PARAM] = [d.encode() for d in (*path, step)]
-    st.rerun()
+    if rerun:
+        st.rerun()
 
 
 def drill_back(keep: int) -> None:
