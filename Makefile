@@ -41,6 +41,9 @@ test: install ## run the whole test suite (unit + integration)
 bench: install ## run the benchmarks; results in bench/results/ and docs/benchmarks.md
 	$(RUN) python -m bench
 
+screenshots: install ## every dashboard page at desktop and phone width into docs/screenshots (needs make demo)
+	$(RUN) python -m bench.screenshots
+
 docs: install ## build and serve the dbt docs site (needs a materialized warehouse: make demo)
 	$(RUN) pulse docs
 
