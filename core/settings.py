@@ -119,12 +119,18 @@ class Settings(BaseSettings):
     # until the user withdraws) or "denied" (opt-in: dropped until the user grants).
     consent_default: Literal["granted", "denied"] = "granted"
 
+    # ---- Dashboards and reports -----------------------------------------------------------------
+    # KPI targets (analytics/targets.py); None = the bundled analytics/targets.yaml.
+    targets_file: Path | None = Field(
+        default=None, description="YAML KPI targets; default analytics/targets.yaml"
+    )
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
-    @field_validator("retention_policy_file")
+    @field_validator("retention_policy_file", "targets_file")
     @classmethod
     def _policy_file(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None

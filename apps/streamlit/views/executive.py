@@ -16,6 +16,7 @@ from apps.streamlit.components.cards import Card, kpi_card
 from apps.streamlit.components.layout import breadcrumb, empty_state, page_header, show_chart
 from apps.streamlit.components.state import SEGMENT_LABELS, global_filters
 from apps.streamlit.queries import data_bounds, query_layer, segment_options
+from core.settings import get_settings
 
 PAGE = "executive"
 KPIS = (
@@ -51,7 +52,7 @@ totals = ql.metrics(KPIS, compare=view.compare_arg, **query)
 # Sparklines per day for the metrics defined per day (churn and retention are monthly/weekly).
 daily_kpis = [n for n in KPIS if totals.info(n).time_grain == "day"]
 daily = ql.metrics(daily_kpis, grain="day", **query)
-targets = load_targets()
+targets = load_targets(get_settings().targets_file)
 series = daily.combined().sort("period")
 
 st.caption(view.describe())
