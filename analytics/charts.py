@@ -60,7 +60,8 @@ UNIT_SUFFIX = {"seconds": " s", "minutes": " min", "hours": " h", "days": " d", 
 
 def format_value(value: float | int | None, unit: str = "number", *, compact: bool = False) -> str:
     """A value as the cards, tables and tooltips show it: ``$12,340``, ``41.2%``, ``1,204``,
-    ``3.4 s``; ``compact`` shortens large numbers (``$1.2M``). ``None`` → an en dash."""
+    ``3.4 s``; ``compact`` shortens large numbers (``$1.2M``) and long durations (``33.4 min``).
+    ``None`` → an en dash."""
     if value is None or (isinstance(value, float) and value != value):
         return "–"
     if unit == "percent":
@@ -70,6 +71,9 @@ def format_value(value: float | int | None, unit: str = "number", *, compact: bo
     prefix = "$" if unit == "currency" else ""
     sign = "-" if value < 0 else ""
     magnitude = abs(value)
+    if compact and unit == "seconds" and magnitude >= 60:  # "33.4 min", not "2.0k"
+        minutes = magnitude / 60
+        return f"{sign}{minutes:,.1f} min" if minutes < 60 else f"{sign}{minutes / 60:,.1f} h"
     if compact and magnitude >= 1000:
         for threshold, letter in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
             if magnitude >= threshold:
@@ -248,6 +252,8 @@ def bar_chart(
     100 %). ``select``: a click on a bar reads back its ``x`` (and ``color``) value."""
     frame = _pandas(data)
     fmt = D3_FORMATS.get(unit, ",.2f")
+    # Whole units get whole ticks (a max of 1 would otherwise read 0, 0, 0, 1, 1).
+    steps = {"tickMinStep": 1} if unit == "count" and not normalize else {}
     order: Any = None
     if sort == "value" and not temporal:
         order = "-y" if not horizontal else "-x"
@@ -262,7 +268,7 @@ def bar_chart(
         f"{y}:Q",
         title=None,
         stack="normalize" if normalize else ("zero" if color else None),
-        axis=alt.Axis(format=".0%" if normalize else fmt),
+        axis=alt.Axis(format=".0%" if normalize else fmt, **steps),
     )
     if horizontal:
         category = alt.Y(f"{x}:N", title=None, sort=order if order else None)
@@ -270,7 +276,7 @@ def bar_chart(
             f"{y}:Q",
             title=None,
             stack="normalize" if normalize else ("zero" if color else None),
-            axis=alt.Axis(format=".0%" if normalize else fmt),
+            axis=alt.Axis(format=".0%" if normalize else fmt, **steps),
         )
     encoding: dict[str, Any] = {
         ("y" if horizontal else "x"): category,

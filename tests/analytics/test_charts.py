@@ -66,6 +66,12 @@ def test_format_value(value, unit, text):
     assert charts.format_value(value, unit, compact=value == 1_250_000) == text
 
 
+def test_compact_durations_read_in_minutes_or_hours():
+    assert charts.format_value(2004, "seconds", compact=True) == "33.4 min"
+    assert charts.format_value(7200, "seconds", compact=True) == "2.0 h"
+    assert charts.format_value(42, "seconds", compact=True) == "42 s"
+
+
 def test_bar_chart_stacks_by_colour_and_formats_the_axis():
     frame = pl.DataFrame(
         {"stream": ["subs", "programs"] * 2, "day": DAYS[:2] * 2, "revenue": [5.0, 3.0, 4.0, 2.0]}
@@ -76,6 +82,9 @@ def test_bar_chart_stacks_by_colour_and_formats_the_axis():
     assert spec["encoding"]["y"]["stack"] == "zero"
     assert spec["encoding"]["y"]["axis"]["format"] == "$,.0f"
     assert spec["params"][0]["select"]["fields"] == ["day", "stream"]
+    assert "tickMinStep" not in spec["encoding"]["y"]["axis"]
+    counts = charts.bar_chart(frame, x="stream", y="revenue", unit="count", horizontal=True)
+    assert counts.to_dict()["encoding"]["x"]["axis"]["tickMinStep"] == 1  # no 0, 0, 1, 1 ticks
 
 
 def test_funnel_labels_carry_conversion_from_first_and_previous_step():
