@@ -22,7 +22,9 @@ import altair as alt
 import pandas as pd
 import polars as pl
 
-Unit = Literal["count", "currency", "percent", "ratio", "seconds", "minutes", "ms", "number"]
+Unit = Literal[
+    "count", "currency", "percent", "ratio", "seconds", "minutes", "hours", "days", "ms", "number"
+]
 
 # Okabe & Ito (2008), "Color Universal Design": safe for protanopia, deuteranopia, tritanopia.
 PALETTE = (
@@ -48,15 +50,18 @@ D3_FORMATS: dict[str, str] = {
     "ratio": ".2f",
     "seconds": ",.0f",
     "minutes": ",.1f",
+    "hours": ",.1f",
+    "days": ",.1f",
     "ms": ",.0f",
     "number": ",.2f",
 }
-UNIT_SUFFIX = {"seconds": " s", "minutes": " min", "ms": " ms"}
+UNIT_SUFFIX = {"seconds": " s", "minutes": " min", "hours": " h", "days": " d", "ms": " ms"}
 
 
 def format_value(value: float | int | None, unit: str = "number", *, compact: bool = False) -> str:
     """A value as the cards, tables and tooltips show it: ``$12,340``, ``41.2%``, ``1,204``,
-    ``3.4 s``; ``compact`` shortens large numbers (``$1.2M``). ``None`` → an en dash."""
+    ``3.4 s``; ``compact`` shortens large numbers (``$1.2M``) and long durations (``33.4 min``).
+    ``None`` → an en dash."""
     if value is None or (isinstance(value, float) and value != value):
         return "–"
     if unit == "percent":
@@ -66,6 +71,9 @@ def format_value(value: float | int | None, unit: str = "number", *, compact: bo
     prefix = "$" if unit == "currency" else ""
     sign = "-" if value < 0 else ""
     magnitude = abs(value)
+    if compact and unit == "seconds" and magnitude >= 60:  # "33.4 min", not "2.0k"
+        minutes = magnitude / 60
+        return f"{sign}{minutes:,.1f} min" if minutes < 60 else f"{sign}{minutes / 60:,.1f} h"
     if compact and magnitude >= 1000:
         for threshold, letter in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
             if magnitude >= threshold:
@@ -75,20 +83,20 @@ def format_value(value: float | int | None, unit: str = "number", *, compact: bo
     elif unit == "currency":
         text = f"{magnitude:,.2f}"
     else:
-        text = f"{magnitude:,.1f}" if unit == "minutes" else f"{magnitude:,.2f}"
+        text = f"{magnitude:,.1f}" if unit in ("minutes", "hours", "days") else f"{magnitude:,.2f}"
     return f"{sign}{prefix}{text}{UNIT_SUFFIX.get(unit, '')}"
 
 
 def unit_of(metric_unit: str, metric_format: str = "") -> str:
     """The chart unit of a catalogue metric (its ``unit`` and ``format`` from the dbt semantic
-    layer): ``USD`` → currency, a ``%`` format → percent, seconds → seconds, a whole-number
-    format → count, anything else → number."""
+    layer): ``USD`` → currency, a ``%`` format → percent, seconds (minutes, hours, days, ms) →
+    that unit, a whole-number format → count, anything else → number."""
     unit = (metric_unit or "").strip().lower()
     if "%" in metric_format:
         return "percent"
     if unit.startswith("usd") or metric_format.startswith("$"):
         return "currency"
-    if unit in ("seconds", "minutes", "ms"):
+    if unit in ("seconds", "minutes", "hours", "days", "ms"):
         return unit
     if ".0f" in metric_format:
         return "count"
@@ -249,6 +257,8 @@ def bar_chart(
     e.g. ``"%H:%M:%S"`` for per-second counts; by default days on the axis)."""
     frame = _pandas(data)
     fmt = D3_FORMATS.get(unit, ",.2f")
+    # Whole units get whole ticks (a max of 1 would otherwise read 0, 0, 0, 1, 1).
+    steps = {"tickMinStep": 1} if unit == "count" and not normalize else {}
     order: Any = None
     if sort == "value" and not temporal:
         order = "-y" if not horizontal else "-x"
@@ -380,6 +390,61 @@ def scatter_chart(
         else f"Scatter chart of {title or y}: no data."
     )
     return _finish(chart, title, description, height)
+
+
+def curve_chart(
+    data: pl.DataFrame | pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    color: str | None = None,
+    title: str | None = None,
+    x_title: str | None = None,
+    y_title: str | None = None,
+    unit: str = "percent",
+    highlight: str | None = None,
+    height: int = DEFAULT_HEIGHT,
+) -> Any:
+    """Curves of ``y`` over a numeric ``x`` (periods since signup, steps, buckets), one line per
+    ``color`` value, with points and tooltips: retention curves overlaid for comparison.
+    ``highlight``: a ``color`` value drawn thicker (the others thinner and lighter)."""
+    frame = _pandas(data)
+    fmt = D3_FORMATS.get(unit, ",.2f")
+    x_enc = alt.X(
+        f"{x}:Q", title=x_title or x, axis=alt.Axis(tickMinStep=1, format="d", labelAngle=0)
+    )
+    y_enc = alt.Y(f"{y}:Q", title=y_title or "", axis=alt.Axis(format=fmt))
+    tooltip = [
+        *([alt.Tooltip(f"{color}:N")] if color else []),
+        alt.Tooltip(f"{x}:Q", title=x_title or x),
+        alt.Tooltip(f"{y}:Q", format=fmt, title=y_title or y),
+    ]
+    base = alt.Chart(frame)
+    encoding: dict[str, Any] = {"x": x_enc, "y": y_enc}
+    if color:
+        encoding["color"] = alt.Color(f"{color}:N", title=None)
+        if highlight is not None:
+            is_main = alt.datum[color] == highlight
+            encoding["strokeWidth"] = alt.condition(is_main, alt.value(3), alt.value(1.5))
+            encoding["opacity"] = alt.condition(is_main, alt.value(1.0), alt.value(0.55))
+    line = base.mark_line(**({} if color else {"color": PRIMARY, "strokeWidth": 2})).encode(
+        **encoding
+    )
+    points = base.mark_point(size=30, filled=True, **({} if color else {"color": PRIMARY})).encode(
+        x=x_enc, y=y_enc, tooltip=tooltip, **({"color": f"{color}:N"} if color else {})
+    )
+    if frame.empty:
+        description = f"Curve chart of {title or y}: no data."
+    else:
+        series = sorted(frame[color].astype(str).unique()) if color else [title or y]
+        description = (
+            f"Curve chart of {title or y}: {len(series)} series over {x_title or x} "
+            f"{_text(frame[x].min())} to {_text(frame[x].max())}, values from "
+            f"{format_value(frame[y].min(), unit)} to {format_value(frame[y].max(), unit)}."
+        )
+        if color:
+            description += " Series: " + ", ".join(series[:12]) + "."
+    return _finish(alt.layer(line, points), title, description, height)
 
 
 def heatmap(

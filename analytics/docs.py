@@ -53,6 +53,8 @@ def aggregation_text(info: MetricInfo, expr: str | None = None) -> str:
         return "the value on the period's last day"
     if agg == "first":
         return "the value on the period's first day"
+    if agg in ("median", "percentile"):
+        return f"the {agg} over every row of the period (not a {agg} of daily values)"
     inputs = ", ".join(f"[`{i}`](#{i})" for i in info.inputs)
     if agg == "ratio":
         num, den = info.inputs

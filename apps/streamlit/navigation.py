@@ -31,6 +31,9 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("executive.py", "Executive", ":material/monitoring:", "executive", "Business", True),
+    PageSpec("engagement.py", "Engagement", ":material/touch_app:", "engagement", "Product"),
+    PageSpec("retention.py", "Retention", ":material/event_repeat:", "retention", "Product"),
+    PageSpec("funnels.py", "Funnels", ":material/filter_alt:", "funnels", "Product"),
     PageSpec("live.py", "Live", ":material/sensors:", "live", "Platform"),
     PageSpec("metrics.py", "Metric definitions", ":material/menu_book:", "metrics", "Reference"),
     PageSpec("gallery.py", "Chart gallery", ":material/palette:", "gallery", "Reference"),

@@ -56,12 +56,20 @@ def test_line_chart_has_comparison_annotations_selection_and_a_text_alternative(
         (1_250_000, "currency", "$1.2M"),
         (1204, "count", "1,204"),
         (3.4, "seconds", "3 s"),
+        (3.42, "days", "3.4 d"),
+        (0.65, "hours", "0.7 h"),
         (None, "count", "–"),
         (float("nan"), "count", "–"),
     ],
 )
 def test_format_value(value, unit, text):
     assert charts.format_value(value, unit, compact=value == 1_250_000) == text
+
+
+def test_compact_durations_read_in_minutes_or_hours():
+    assert charts.format_value(2004, "seconds", compact=True) == "33.4 min"
+    assert charts.format_value(7200, "seconds", compact=True) == "2.0 h"
+    assert charts.format_value(42, "seconds", compact=True) == "42 s"
 
 
 def test_bar_chart_stacks_by_colour_and_formats_the_axis():
@@ -74,6 +82,9 @@ def test_bar_chart_stacks_by_colour_and_formats_the_axis():
     assert spec["encoding"]["y"]["stack"] == "zero"
     assert spec["encoding"]["y"]["axis"]["format"] == "$,.0f"
     assert spec["params"][0]["select"]["fields"] == ["day", "stream"]
+    assert "tickMinStep" not in spec["encoding"]["y"]["axis"]
+    counts = charts.bar_chart(frame, x="stream", y="revenue", unit="count", horizontal=True)
+    assert counts.to_dict()["encoding"]["x"]["axis"]["tickMinStep"] == 1  # no 0, 0, 1, 1 ticks
 
 
 def test_funnel_labels_carry_conversion_from_first_and_previous_step():
@@ -108,6 +119,30 @@ def test_heatmap_prints_values_in_cells_and_uses_a_sequential_scheme():
     assert rect["encoding"]["color"]["scale"]["scheme"] == charts.SEQUENTIAL
     assert text["mark"]["type"] == "text" and text["encoding"]["text"]["format"] == ".0%"
     assert "2 rows by 2 columns" in spec["description"]
+
+
+def test_curve_chart_overlays_series_on_a_numeric_axis_and_highlights_one():
+    curves = pl.DataFrame(
+        {
+            "cohort": ["Jan 05"] * 3 + ["Jan 12"] * 3,
+            "period": [0, 1, 2] * 2,
+            "rate": [1.0, 0.5, 0.4, 1.0, 0.6, 0.3],
+        }
+    )
+    spec = charts.curve_chart(
+        curves, x="period", y="rate", color="cohort", x_title="Week", highlight="Jan 12"
+    ).to_dict()
+    line, points = spec["layer"]
+    assert line["encoding"]["x"]["type"] == "quantitative"  # periods, not dates
+    assert line["encoding"]["color"]["field"] == "cohort"
+    assert line["encoding"]["strokeWidth"]["condition"]["value"] == 3
+    assert points["encoding"]["y"]["axis"]["format"] == ".1%"
+    assert spec["description"] == (
+        "Curve chart of rate: 2 series over Week 0 to 2, values from 30.0% to 100.0%. "
+        "Series: Jan 05, Jan 12."
+    )
+    empty = charts.curve_chart(curves.clear(), x="period", y="rate", title="Retention")
+    assert empty.to_dict()["description"] == "Curve chart of Retention: no data."
 
 
 def test_donut_scatter_and_sparkline_build():
@@ -158,6 +193,8 @@ def test_empty_data_still_gives_a_chart_that_says_so():
         ("users", "{:,.0f}", "count"),
         ("seconds", "{:,.0f} s", "seconds"),
         ("sessions per user", "{:,.2f}", "number"),
+        ("days", "{:,.1f} d", "days"),
+        ("hours", "{:,.1f} h", "hours"),
     ],
 )
 def test_catalogue_units_map_onto_chart_units(unit, fmt, expected):

@@ -418,6 +418,7 @@ def test_no_bronze_means_a_live_window_with_nothing_in_it(demo_gold, tmp_path):
 
 
 _STREAM = pl.col("revenue_stream")
+_DONE = pl.col("is_window_complete")
 # metric -> (mart, date column, polars aggregate over the range's rows), written from the marts'
 # column docs, not from the semantic YAML.
 TOTALS = {
@@ -442,6 +443,48 @@ TOTALS = {
         "eng_signup_funnel_daily",
         "signup_date",
         pl.col("converted_within_window").sum() / pl.col("signups").sum(),
+    ),
+    # The funnel metrics count only signups whose 14-day window is complete (the range ends
+    # after the last complete signup day, so the filter matters).
+    "funnel_signups": ("eng_signup_funnel", "signup_date", _DONE.sum()),
+    "funnel_activations": (
+        "eng_signup_funnel",
+        "signup_date",
+        (_DONE & pl.col("converted_workout_within_window")).sum(),
+    ),
+    "funnel_paid": (
+        "eng_signup_funnel",
+        "signup_date",
+        (_DONE & pl.col("converted_within_window")).sum(),
+    ),
+    "funnel_paid_after_workout": (
+        "eng_signup_funnel",
+        "signup_date",
+        (_DONE & pl.col("converted_after_workout_within_window")).sum(),
+    ),
+    "activation_rate": (
+        "eng_signup_funnel",
+        "signup_date",
+        (_DONE & pl.col("converted_workout_within_window")).sum() / _DONE.sum(),
+    ),
+    "funnel_conversion_rate": (
+        "eng_signup_funnel",
+        "signup_date",
+        (_DONE & pl.col("converted_within_window")).sum() / _DONE.sum(),
+    ),
+    "median_days_to_paid": (
+        "eng_signup_funnel",
+        "signup_date",
+        (pl.col("hours_to_first_conversion") / 24)
+        .filter(_DONE & pl.col("converted_within_window"))
+        .median(),
+    ),
+    "median_hours_to_first_workout": (
+        "eng_signup_funnel",
+        "signup_date",
+        pl.col("hours_to_first_workout")
+        .filter(_DONE & pl.col("converted_workout_within_window"))
+        .median(),
     ),
     "recommendations_accepted": (
         "ai_recommendation_daily",

@@ -131,11 +131,13 @@ def global_filters(
     segment_options: Mapping[str, Sequence[str]],
     *,
     default_days: int = 28,
+    default_end: dt.date | None = None,
 ) -> View:
     """The date range, comparison and segment filters, in one row above the page, bound to
     the URL. ``segment_options``: the values each segment can take (segments without any are
-    not shown)."""
-    default = default_period(last_day, first_day, default_days)
+    not shown). The default range is the ``default_days`` ending ``default_end`` (default: the
+    last day; the funnels end theirs where conversion windows are complete)."""
+    default = default_period(min(default_end or last_day, last_day), first_day, default_days)
     with st.container(horizontal=True, key="global_filters", vertical_alignment="bottom"):
         chosen = st.date_input(
             "Date range",
