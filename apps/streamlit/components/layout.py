@@ -12,7 +12,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import charts
-from apps.streamlit.components.state import View, drill_back, drill_into
+from apps.streamlit.components.state import View, drill_back, drill_into, drill_path
 
 
 def page_header(title: str, answers: str, freshness: Any | None = None) -> None:
@@ -98,6 +98,9 @@ def show_chart(
     elif drill and selection:
         # A callback, not the returned state: it runs once per click, while the chart keeps its
         # selection across reruns (reading it on every run would re-drill after an Undo).
+        # Keyed by the drill path too: after a drill-down (or its undo) the chart starts with no
+        # selection, instead of dimming every bar but the one clicked before.
+        key = f"{key}__" + "_".join(d.encode() for d in drill_path())
         st.altair_chart(
             chart,
             key=key,
