@@ -98,3 +98,13 @@ def test_every_card_has_a_target_state_or_says_none_is_set(demo_settings):
     badges = [m.value for m in at.markdown if "-badge[" in m.value]
     no_target = [c.value for c in at.caption if c.value == "No target set"]
     assert len(badges) + len(no_target) >= 8
+
+
+def test_a_card_opens_its_breakdown_by_segment(demo_settings, marts):
+    at = _run({"range": [str(START), str(END)]})
+    at.button(key="drill_net_revenue").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any(m.value.startswith("**Net revenue**") for m in at.markdown)
+    keys = {c.key for c in at.get("vega_lite_chart") if c.key}
+    for segment in ("platform", "acquisition_channel", "plan", "country"):
+        assert f"breakdown_net_revenue_{segment}__" in keys  # one chart per segment

@@ -84,10 +84,44 @@ for name in KPIS:
             live_value=totals.live_value(name),
         )
     )
+
+
+@st.dialog("Breakdown", width="large")
+def breakdown(name: str) -> None:
+    """A KPI by each segment for the page's view; a bar click drills the page into it."""
+    info = totals.info(name)
+    st.markdown(f"**{info.label}** · {view.describe()}")
+    unit = charts.unit_of(info.unit, info.format)
+    for segment, label in SEGMENT_LABELS.items():
+        if segment in view.filters or segment not in info.segments:
+            continue
+        frame = ql.metrics([name], group_by=[segment], **query).frame.drop_nulls(segment)
+        if frame.is_empty():
+            continue
+        frame = frame.with_columns(pl.col(segment).cast(pl.String))
+        show_chart(
+            charts.bar_chart(
+                frame,
+                x=segment,
+                y=name,
+                title=f"by {label.lower()}",
+                unit=unit,
+                horizontal=True,
+                height=max(120, 28 * frame.height),
+                select=f"bd_{segment}",
+            ),
+            key=f"breakdown_{name}_{segment}",
+            selection=f"bd_{segment}",
+            drill={segment: segment},
+        )
+    if not info.segments:
+        st.info("This metric is not split by segment in the data.")
+
+
 grid = st.grid(4, key="kpi_cards")
 for card in cards:
     with grid:
-        kpi_card(card, key=card.name)
+        kpi_card(card, key=card.name, on_drill=lambda name=card.name: breakdown(name))
 
 st.subheader("Revenue and growth")
 trend_metric = (
