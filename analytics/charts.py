@@ -154,7 +154,8 @@ def _finish(chart: alt.TopLevelMixin, title: str | None, description: str, heigh
         .configure_range(category=list(PALETTE))
         .configure_axis(labelFontSize=11, titleFontSize=12, grid=True, gridOpacity=0.4)
         .configure_view(strokeWidth=0)
-        .configure_legend(orient="bottom", labelFontSize=11, titleFontSize=11)
+        # At most four entries a row: a legend wraps instead of running off a phone's screen.
+        .configure_legend(orient="bottom", labelFontSize=11, titleFontSize=11, columns=4)
     )
 
 
@@ -248,13 +249,15 @@ def bar_chart(
     normalize: bool = False,
     sort: Literal["value", "label", "none"] = "value",
     select: str | None = None,
+    label_angle: int | None = None,
     height: int = DEFAULT_HEIGHT,
     time_format: str | None = None,
 ) -> Any:
     """Bars of ``y`` by ``x`` (stacked by ``color`` when given; ``normalize``: shares that add to
     100 %). ``select``: a click on a bar reads back its ``x`` (and ``color``) value.
     ``time_format``: how a temporal ``x`` is written on the axis and in tooltips (d3 time format,
-    e.g. ``"%H:%M:%S"`` for per-second counts; by default days on the axis)."""
+    e.g. ``"%H:%M:%S"`` for per-second counts; by default days on the axis). ``label_angle``: the angle of vertical bars' category labels (Vega-Lite's default turns
+    them upright; 0 keeps a few short labels such as months readable)."""
     frame = _pandas(data)
     fmt = D3_FORMATS.get(unit, ",.2f")
     # Whole units get whole ticks (a max of 1 would otherwise read 0, 0, 0, 1, 1).
@@ -264,15 +267,18 @@ def bar_chart(
         order = "-y" if not horizontal else "-x"
     elif sort == "label":
         order = "ascending"
-    category = alt.X(f"{x}:{'T' if temporal else 'N'}", title=None, sort=order)
+    category = alt.X(
+        f"{x}:{'T' if temporal else 'N'}",
+        title=None,
+        sort=order,
+        axis=alt.Axis(labelAngle=label_angle) if label_angle is not None else alt.Undefined,
+    )
     if temporal and time_format:  # sub-daily buckets (seconds, minutes): a time scale
         category = alt.X(f"{x}:T", title=None, axis=alt.Axis(format=time_format, labelAngle=0))
     elif temporal:  # one band per day/week/month (a time scale draws hairline bars for weeks)
         category = alt.X(
             f"yearmonthdate({x}):O", title=None, axis=alt.Axis(format="%b %d", labelAngle=0)
         )
-    # Whole units get whole ticks: small counts would otherwise read "0, 1, 1, 2, 2".
-    steps = {"tickMinStep": 1} if unit == "count" and not normalize else {}
     value = alt.Y(
         f"{y}:Q",
         title=None,
@@ -358,13 +364,19 @@ def scatter_chart(
     color: str | None = None,
     label: str | None = None,
     select: str | None = None,
+    x_zero: bool = True,
     height: int = DEFAULT_HEIGHT,
 ) -> Any:
     """Points of ``y`` against ``x``; ``label``: the field a tooltip names each point by (and
-    that a click reads back)."""
+    that a click reads back). ``size``: a point's area grows with it, and a zero stays visible
+    (a program that sold nothing is a point too). ``x_zero=False`` fits the x axis to the data."""
     frame = _pandas(data)
     encoding: dict[str, Any] = {
-        "x": alt.X(f"{x}:Q", axis=alt.Axis(format=D3_FORMATS.get(x_unit, ",.2f"))),
+        "x": alt.X(
+            f"{x}:Q",
+            axis=alt.Axis(format=D3_FORMATS.get(x_unit, ",.2f")),
+            scale=alt.Scale(zero=x_zero),
+        ),
         "y": alt.Y(f"{y}:Q", axis=alt.Axis(format=D3_FORMATS.get(y_unit, ",.2f"))),
         "tooltip": [
             *([alt.Tooltip(f"{label}:N")] if label else []),
@@ -373,7 +385,8 @@ def scatter_chart(
         ],
     }
     if size:
-        encoding["size"] = alt.Size(f"{size}:Q", legend=None)
+        encoding["size"] = alt.Size(f"{size}:Q", legend=None, scale=alt.Scale(range=[30, 400]))
+        encoding["tooltip"].append(alt.Tooltip(f"{size}:Q", format=",.2f"))
     if color:
         encoding["color"] = alt.Color(f"{color}:N", title=None)
     chart = (
@@ -548,10 +561,12 @@ def waterfall_chart(
     value: str = "amount",
     title: str | None = None,
     unit: str = "currency",
+    horizontal: bool = False,
     height: int = DEFAULT_HEIGHT,
 ) -> Any:
     """A waterfall: the first row is the starting total, the middle rows signed movements, the
-    last row the ending total (drawn from zero); increases green, decreases vermillion."""
+    last row the ending total (drawn from zero); increases green, decreases vermillion.
+    ``horizontal``: one row per step, top to bottom (every label stays readable on a phone)."""
     frame = _pandas(movements).copy().reset_index(drop=True)
     n = len(frame)
     starts, ends, kinds = [], [], []
@@ -569,18 +584,23 @@ def waterfall_chart(
             kinds.append("increase" if amount >= 0 else "decrease")
     frame["start"], frame["end"], frame["kind"], frame["order"] = starts, ends, kinds, range(n)
     fmt = D3_FORMATS.get(unit, ",.2f")
+    step_axis = (alt.Y if horizontal else alt.X)(
+        f"{label}:N",
+        sort=alt.EncodingSortField("order"),
+        title=None,
+        axis=alt.Axis(labelAngle=0),
+    )
+    value_axis = (alt.X if horizontal else alt.Y)("start:Q", title=None, axis=alt.Axis(format=fmt))
+    positions: dict[str, Any] = (
+        {"y": step_axis, "x": value_axis, "x2": "end:Q"}
+        if horizontal
+        else {"x": step_axis, "y": value_axis, "y2": "end:Q"}
+    )
     chart = (
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X(
-                f"{label}:N",
-                sort=alt.EncodingSortField("order"),
-                title=None,
-                axis=alt.Axis(labelAngle=0),
-            ),
-            y=alt.Y("start:Q", title=None, axis=alt.Axis(format=fmt)),
-            y2="end:Q",
+            **positions,
             color=alt.Color(
                 "kind:N",
                 scale=alt.Scale(

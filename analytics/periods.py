@@ -79,3 +79,26 @@ def relative_change(current: float | None, previous: float | None) -> float | No
     if current is None or previous is None or previous == 0:
         return None
     return (current - previous) / abs(previous)
+
+
+def months_overlapping(period: Period) -> tuple[dt.date, ...]:
+    """The first days of the calendar months ``period`` touches: a monthly metric (MRR movements,
+    trainer commission) over a range of days covers these whole months."""
+    months = []
+    month = period.start.replace(day=1)
+    while month <= period.end:
+        months.append(month)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    return tuple(months)
+
+
+def months_label(months: tuple[dt.date, ...] | list[dt.date]) -> str:
+    """``Feb 2026``, ``Jan – Feb 2026``, ``Dec 2025 – Jan 2026``; an en dash for none."""
+    if not months:
+        return "–"
+    first, last = min(months), max(months)
+    if first == last:
+        return f"{first:%b %Y}"
+    if first.year == last.year:
+        return f"{first:%b} – {last:%b %Y}"
+    return f"{first:%b %Y} – {last:%b %Y}"

@@ -85,6 +85,11 @@ def test_bar_chart_stacks_by_colour_and_formats_the_axis():
     assert "tickMinStep" not in spec["encoding"]["y"]["axis"]
     counts = charts.bar_chart(frame, x="stream", y="revenue", unit="count", horizontal=True)
     assert counts.to_dict()["encoding"]["x"]["axis"]["tickMinStep"] == 1  # no 0, 0, 1, 1 ticks
+    months = pl.DataFrame({"month": ["Jan 2026", "Feb 2026"], "arpu": [7.7, 9.2]})
+    upright = charts.bar_chart(months, x="month", y="arpu", sort="none").to_dict()
+    assert "axis" not in upright["encoding"]["x"]  # Vega-Lite's default
+    flat = charts.bar_chart(months, x="month", y="arpu", sort="none", label_angle=0).to_dict()
+    assert flat["encoding"]["x"]["axis"]["labelAngle"] == 0
 
 
 def test_funnel_labels_carry_conversion_from_first_and_previous_step():
@@ -108,6 +113,9 @@ def test_waterfall_runs_from_start_through_movements_to_end():
         (130.0, 110.0, "decrease"),
         (0.0, 110.0, "total"),
     ]
+    assert spec["encoding"]["x"]["field"] == "movement" and spec["encoding"]["y2"]["field"] == "end"
+    across = charts.waterfall_chart(moves, horizontal=True).to_dict()["encoding"]
+    assert across["y"]["field"] == "movement" and across["x2"]["field"] == "end"
 
 
 def test_heatmap_prints_values_in_cells_and_uses_a_sequential_scheme():
@@ -155,6 +163,11 @@ def test_donut_scatter_and_sparkline_build():
         shares, x="users", y="users", label="platform", select="pick"
     ).to_dict()
     assert scatter["params"][0]["select"]["fields"] == ["platform"]
+    assert scatter["encoding"]["x"]["scale"]["zero"] is True
+    sized = charts.scatter_chart(shares, x="users", y="users", size="users", x_zero=False)
+    encoding = sized.to_dict()["encoding"]
+    assert encoding["size"]["scale"]["range"][0] > 0  # a zero is still a visible point
+    assert encoding["x"]["scale"]["zero"] is False
     spark = charts.sparkline(SERIES, x="day", y="value").to_dict()
     assert spark["encoding"]["x"]["axis"] is None
 

@@ -43,3 +43,14 @@ def test_overlay_and_relative_change():
     assert relative_change(110, 100) == pytest.approx(0.1)
     assert relative_change(-50, -100) == pytest.approx(0.5)
     assert relative_change(5, 0) is None and relative_change(None, 3) is None
+
+
+def test_months_overlapping_a_period_and_their_label():
+    from analytics.periods import months_label, months_overlapping
+
+    assert months_overlapping(Period(D(2026, 2, 8), D(2026, 2, 21))) == (D(2026, 2, 1),)
+    span = months_overlapping(Period(D(2025, 12, 31), D(2026, 2, 1)))
+    assert span == (D(2025, 12, 1), D(2026, 1, 1), D(2026, 2, 1))
+    assert months_label(span) == "Dec 2025 – Feb 2026"
+    assert months_label([D(2026, 1, 1), D(2026, 2, 1)]) == "Jan – Feb 2026"
+    assert months_label([D(2026, 2, 1)]) == "Feb 2026" and months_label([]) == "–"

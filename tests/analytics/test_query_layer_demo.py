@@ -433,6 +433,13 @@ TOTALS = {
         "funnel_date",
         pl.col("purchased_pairs").sum(),
     ),
+    "program_kept_purchases": ("mkt_conversion_funnel", "funnel_date", pl.col("kept_pairs").sum()),
+    # The refunds mart keeps its own purchase totals (marketplace events), not the streams'.
+    "refund_to_sales_ratio": (
+        "rev_refunds_daily",
+        "refund_date",
+        pl.col("refunded_amount").sum() / pl.col("purchase_revenue").sum(),
+    ),
     "signups": ("eng_signup_funnel_daily", "signup_date", pl.col("signups").sum()),
     "paid_conversions": (
         "eng_signup_funnel_daily",

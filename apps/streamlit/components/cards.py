@@ -40,7 +40,10 @@ class Card:
 
     @property
     def delta_color(self) -> str:
-        """st.metric's colouring: 'normal' (up is green), 'inverse' (down is green), 'off'."""
+        """st.metric's colouring: 'normal' (up is green), 'inverse' (down is green), 'off'
+        (a neutral metric, or no change)."""
+        if self.change == 0:
+            return "off"
         return {"up": "normal", "down": "inverse"}.get(self.direction, "off")
 
     def help_text(self) -> str:
@@ -81,3 +84,34 @@ def kpi_card(card: Card, *, key: str, on_drill: Any | None = None) -> None:
                 "Break down", key=f"drill_{key}", type="tertiary", icon=":material/zoom_in:"
             ):
                 on_drill()
+
+
+def card_for(
+    result: Any,
+    name: str,
+    *,
+    target: Target | None = None,
+    trend: Sequence[float] = (),
+    label: str | None = None,
+    comparable: bool = True,
+) -> Card:
+    """The card of metric ``name`` from a query-layer total (a MetricsResult without grain or
+    grouping, with ``previous`` when a comparison was asked). ``comparable=False`` drops the
+    change (e.g. a monthly metric whose comparison months overlap the current ones)."""
+    from analytics.charts import unit_of
+
+    info = result.info(name)
+    previous = result.previous.value(name) if result.previous is not None and comparable else None
+    return Card(
+        name=name,
+        label=label or info.label,
+        value=result.value(name),
+        unit=unit_of(info.unit, info.format),
+        direction=info.direction,
+        change=result.change(name) if comparable else None,
+        previous=previous,
+        target=target,
+        trend=points if len(points := [v for v in trend if v is not None]) > 1 else (),
+        docs=info.docs,
+        live_value=result.live_value(name),
+    )
