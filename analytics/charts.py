@@ -145,6 +145,40 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _value_axis(unit: str) -> alt.Axis:
+    """The value axis of a unit; counts tick at whole numbers only (no "0, 0, 1, 1")."""
+    fmt = D3_FORMATS.get(unit, ",.2f")
+    return alt.Axis(format=fmt, tickMinStep=1) if unit == "count" else alt.Axis(format=fmt)
+
+
+def _legend_columns(frame: pd.DataFrame, field: str | None) -> int | None:
+    """The legend sits below the chart in one row, which runs past a narrow chart with more
+    than 3 categories: then it wraps into two columns, or one when a name is long (two columns
+    of long names do not fit 390 px either). None: one row."""
+    if not field or field not in frame.columns or frame[field].nunique() <= 3:
+        return None
+    longest = int(frame[field].astype(str).str.len().max())
+    return 1 if longest > 16 else 2
+
+
+def _color(frame: pd.DataFrame, field: str) -> Any:
+    """A categorical colour, its legend wrapped by :func:`_legend_columns`."""
+    columns = _legend_columns(frame, field)
+    if columns is None:
+        return alt.Color(f"{field}:N", title=None)
+    return alt.Color(f"{field}:N", title=None, legend=alt.Legend(columns=columns))
+
+
+def _legend_height(frame: pd.DataFrame, field: str | None) -> int:
+    """Extra height for a wrapped legend: the chart's height includes its legend, so the plot
+    would otherwise shrink to a sliver under a tall one."""
+    columns = _legend_columns(frame, field)
+    if columns is None:
+        return 0
+    rows = -(-int(frame[field].nunique()) // columns)
+    return 20 * (rows - 1)
+
+
 def _finish(chart: alt.TopLevelMixin, title: str | None, description: str, height: int) -> Any:
     props: dict[str, Any] = {"description": description, "height": height}
     if title:
@@ -174,33 +208,45 @@ def line_chart(
     area: bool = False,
     select: str | None = None,
     height: int = DEFAULT_HEIGHT,
+    time_format: str = "%b %d",
+    zero: bool = True,
+    points: bool = False,
 ) -> Any:
     """A time series (``x`` temporal). ``comparison``: the same series of the comparison period,
     already shifted onto the current period's dates (``x``, ``y``), drawn dashed and grey.
     ``annotations`` become labelled vertical rules. ``select``: the name of a point selection on
-    ``x`` (a click on a day reads back as that day: drill-down)."""
+    ``x`` (a click on a day reads back as that day: drill-down). ``time_format``: the x axis
+    labels (d3 time format; with an hour or minute in it, tooltips say "Time", not "Day").
+    ``zero=False`` fits the y axis to the data (values near 100 % that would look flat from 0);
+    ``points`` marks every point (sparse series: a lone day is otherwise invisible)."""
     frame = _pandas(data)
     fmt = D3_FORMATS.get(unit, ",.2f")
-    y_enc = alt.Y(f"{y}:Q", title=y_title or "", axis=alt.Axis(format=fmt))
-    x_enc = alt.X(f"{x}:T", title=None, axis=alt.Axis(format="%b %d", labelAngle=0))
-    tooltip = [alt.Tooltip(f"{x}:T", title="Day"), alt.Tooltip(f"{y}:Q", format=fmt, title=y_title)]
+    y_enc = alt.Y(f"{y}:Q", title=y_title or "", axis=_value_axis(unit), scale=alt.Scale(zero=zero))
+    x_enc = alt.X(f"{x}:T", title=None, axis=alt.Axis(format=time_format, labelAngle=0))
+    intraday = any(code in time_format for code in ("%H", "%I", "%M"))
+    when = "Time" if intraday else "Day"
+    when_format = "%b %d %H:%M" if intraday else "%b %d, %Y"
+    tooltip = [
+        alt.Tooltip(f"{x}:T", title=when, format=when_format),
+        alt.Tooltip(f"{y}:Q", format=fmt, title=y_title),
+    ]
     base = alt.Chart(frame)
     if color:
         tooltip.insert(1, alt.Tooltip(f"{color}:N"))
         main = base.mark_area(opacity=0.75) if area else base.mark_line(strokeWidth=2)
-        main = main.encode(x=x_enc, y=y_enc, color=alt.Color(f"{color}:N", title=None))
+        main = main.encode(x=x_enc, y=y_enc, color=_color(frame, color))
     else:
         main = (
             base.mark_area(opacity=0.25, line={"color": PRIMARY}, color=PRIMARY)
             if area
             else base.mark_line(strokeWidth=2, color=PRIMARY)
         ).encode(x=x_enc, y=y_enc)
-    points = base.mark_point(size=40, opacity=0, filled=True).encode(
-        x=x_enc, y=y_enc, tooltip=tooltip, **({"color": f"{color}:N"} if color else {})
+    dots = base.mark_point(size=40, opacity=0.9 if points else 0, filled=True).encode(
+        x=x_enc, y=y_enc, tooltip=tooltip, **({"color": _color(frame, color)} if color else {})
     )
     if select:
         selection = alt.selection_point(name=select, fields=[x], on="click", nearest=True)
-        points = points.add_params(selection)
+        dots = dots.add_params(selection)
     layers: list[Any] = []
     if comparison is not None:
         previous = _pandas(comparison)
@@ -211,12 +257,12 @@ def line_chart(
                 x=x_enc,
                 y=y_enc,
                 tooltip=[
-                    alt.Tooltip(f"{x}:T", title="Day"),
+                    alt.Tooltip(f"{x}:T", title=when, format=when_format),
                     alt.Tooltip(f"{y}:Q", format=fmt, title=comparison_label),
                 ],
             )
         )
-    layers += [main, points]
+    layers += [main, dots]
     if annotations:
         notes = pd.DataFrame(
             {x: [pd.Timestamp(a.day) for a in annotations], "note": [a.label for a in annotations]}
@@ -233,7 +279,7 @@ def line_chart(
         description += f" A dashed grey line shows the {comparison_label}."
     if annotations:
         description += " Notes: " + "; ".join(f"{a.day}: {a.label}" for a in annotations) + "."
-    return _finish(alt.layer(*layers), title, description, height)
+    return _finish(alt.layer(*layers), title, description, height + _legend_height(frame, color))
 
 
 def bar_chart(
@@ -261,7 +307,6 @@ def bar_chart(
     frame = _pandas(data)
     fmt = D3_FORMATS.get(unit, ",.2f")
     # Whole units get whole ticks (a max of 1 would otherwise read 0, 0, 0, 1, 1).
-    steps = {"tickMinStep": 1} if unit == "count" and not normalize else {}
     order: Any = None
     if sort == "value" and not temporal:
         order = "-y" if not horizontal else "-x"
@@ -283,7 +328,7 @@ def bar_chart(
         f"{y}:Q",
         title=None,
         stack="normalize" if normalize else ("zero" if color else None),
-        axis=alt.Axis(format=".0%" if normalize else fmt, **steps),
+        axis=alt.Axis(format=".0%") if normalize else _value_axis(unit),
     )
     if horizontal:
         category = alt.Y(f"{x}:N", title=None, sort=order if order else None)
@@ -291,7 +336,7 @@ def bar_chart(
             f"{y}:Q",
             title=None,
             stack="normalize" if normalize else ("zero" if color else None),
-            axis=alt.Axis(format=".0%" if normalize else fmt, **steps),
+            axis=alt.Axis(format=".0%") if normalize else _value_axis(unit),
         )
     encoding: dict[str, Any] = {
         ("y" if horizontal else "x"): category,
@@ -306,7 +351,7 @@ def bar_chart(
         ],
     }
     if color:
-        encoding["color"] = alt.Color(f"{color}:N", title=None)
+        encoding["color"] = _color(frame, color)
     chart = alt.Chart(frame).mark_bar(**({} if color else {"color": PRIMARY})).encode(**encoding)
     if select:
         fields = [x, *([color] if color else [])]
@@ -315,7 +360,7 @@ def bar_chart(
             opacity=alt.condition(selection, alt.value(1.0), alt.value(0.45))
         )
     description = _describe("Bar chart", title or y, frame, x, y, unit)
-    return _finish(chart, title, description, height)
+    return _finish(chart, title, description, height + _legend_height(frame, color))
 
 
 def donut_chart(

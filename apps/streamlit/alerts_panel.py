@@ -34,6 +34,11 @@ def active_alerts(limit: int = 200) -> list[AlertView]:
     return sorted(views, key=lambda v: v.alert.created_at, reverse=True)
 
 
+def resolved_alerts(limit: int = 50) -> list[AlertView]:
+    """The most recently raised resolved alerts (incident history), newest first."""
+    return list_views(_engine(), "resolved", limit)
+
+
 def _age(when: dt.datetime | None) -> str:
     if when is None:
         return ""

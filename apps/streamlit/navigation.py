@@ -36,6 +36,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("engagement.py", "Engagement", ":material/touch_app:", "engagement", "Product"),
     PageSpec("retention.py", "Retention", ":material/event_repeat:", "retention", "Product"),
     PageSpec("funnels.py", "Funnels", ":material/filter_alt:", "funnels", "Product"),
+    PageSpec("system.py", "System", ":material/dns:", "system", "Platform"),
+    PageSpec("quality.py", "Data quality", ":material/verified:", "quality", "Platform"),
     PageSpec("live.py", "Live", ":material/sensors:", "live", "Platform"),
     PageSpec("metrics.py", "Metric definitions", ":material/menu_book:", "metrics", "Reference"),
     PageSpec("gallery.py", "Chart gallery", ":material/palette:", "gallery", "Reference"),

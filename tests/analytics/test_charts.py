@@ -45,6 +45,68 @@ def test_line_chart_has_comparison_annotations_selection_and_a_text_alternative(
     assert "pricing change" in description and "dashed grey line" in description
 
 
+def test_line_chart_time_format_labels_hours_and_names_points_by_time():
+    hours = pl.DataFrame(
+        {
+            "hour": [dt.datetime(2026, 1, 1, h, tzinfo=dt.UTC) for h in range(4)],
+            "value": [1.0, 4.0, 2.0, 3.0],
+        }
+    )
+    spec = charts.line_chart(hours, x="hour", y="value", unit="ms", time_format="%H:%M").to_dict()
+    axes = [layer["encoding"]["x"]["axis"]["format"] for layer in _layers(spec)]
+    assert set(axes) == {"%H:%M"}
+    tips = [t for layer in _layers(spec) for t in layer["encoding"].get("tooltip", [])]
+    assert {"title": "Time", "format": "%b %d %H:%M"}.items() <= tips[0].items()
+    daily = charts.line_chart(SERIES, x="day", y="value").to_dict()
+    assert {layer["encoding"]["x"]["axis"]["format"] for layer in _layers(daily)} == {"%b %d"}
+
+
+def test_line_chart_can_fit_its_y_axis_to_the_data_and_mark_every_point():
+    plain = charts.line_chart(SERIES, x="day", y="value").to_dict()
+    fitted = charts.line_chart(SERIES, x="day", y="value", zero=False, points=True).to_dict()
+    assert all(layer["encoding"]["y"]["scale"] == {"zero": True} for layer in _layers(plain))
+    assert all(layer["encoding"]["y"]["scale"] == {"zero": False} for layer in _layers(fitted))
+    dot = [layer["mark"] for layer in _layers(fitted) if layer["mark"]["type"] == "point"]
+    hidden = [layer["mark"] for layer in _layers(plain) if layer["mark"]["type"] == "point"]
+    assert dot[0]["opacity"] > 0.5 and hidden[0]["opacity"] == 0
+
+
+def test_a_legend_of_more_than_three_categories_wraps_into_columns():
+    frame = pl.DataFrame(
+        {
+            "day": DAYS[:5] * 2,
+            "endpoint": ["/v1/feed"] * 5 + ["/v1/workouts"] * 5,
+            "value": [float(v) for v in range(10)],
+        }
+    )
+    few = charts.line_chart(frame, x="day", y="value", color="endpoint").to_dict()
+    assert all("legend" not in layer["encoding"]["color"] for layer in _layers(few))
+    short = frame.with_columns(pl.col("endpoint") + pl.col("value").cast(pl.String))
+    long = frame.with_columns(endpoint="/v1/recommendations/" + pl.col("value").cast(pl.String))
+    for data, columns in ((short, 2), (long, 1)):
+        for spec in (
+            charts.line_chart(data, x="day", y="value", color="endpoint").to_dict(),
+            charts.bar_chart(data, x="day", y="value", color="endpoint", temporal=True).to_dict(),
+        ):
+            colors = [
+                layer["encoding"]["color"]
+                for layer in _layers(spec)
+                if "color" in layer["encoding"]
+            ]
+            assert colors and all(c["legend"] == {"columns": columns} for c in colors)
+            rows = -(-data["endpoint"].n_unique() // columns)
+            assert spec["height"] == charts.DEFAULT_HEIGHT + 20 * (
+                rows - 1
+            )  # the plot keeps its room
+
+
+def test_count_axes_tick_at_whole_numbers():
+    spec = charts.bar_chart(SERIES, x="day", y="value", unit="count", temporal=True).to_dict()
+    assert spec["encoding"]["y"]["axis"] == {"format": ",.0f", "tickMinStep": 1}
+    money = charts.bar_chart(SERIES, x="day", y="value", unit="currency").to_dict()
+    assert "tickMinStep" not in money["encoding"]["y"]["axis"]
+
+
 @pytest.mark.parametrize(
     ("value", "unit", "text"),
     [

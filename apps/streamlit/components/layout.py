@@ -145,8 +145,8 @@ def data_table(
     searchable: bool = True,
 ) -> pd.DataFrame:
     """A sortable table (click a header), with a text filter over its rows, each column
-    formatted by its unit (``formats``: column → unit of :mod:`analytics.charts`). Scrolls
-    inside itself on a narrow screen."""
+    formatted by its unit (``formats``: column → unit of :mod:`analytics.charts`, or ``date`` /
+    ``datetime``). Scrolls inside itself on a narrow screen."""
     data = frame.to_pandas() if isinstance(frame, pl.DataFrame) else frame
     if searchable and len(data) > 8:
         needle = st.text_input(
@@ -169,6 +169,14 @@ def data_table(
             config[column] = st.column_config.NumberColumn(label, format="dollar")
         elif unit == "count":
             config[column] = st.column_config.NumberColumn(label, format="localized")
+        elif unit == "date":
+            config[column] = st.column_config.DateColumn(label, format="MMM D, YYYY")
+        elif unit == "datetime":  # shown in the column's own time zone (UTC here)
+            config[column] = st.column_config.DatetimeColumn(label, format="MMM D, HH:mm")
+        elif unit in charts.UNIT_SUFFIX:  # ms, seconds, minutes
+            digits = 1 if unit == "minutes" else 0
+            suffix = charts.UNIT_SUFFIX[unit].replace("%", "%%")
+            config[column] = st.column_config.NumberColumn(label, format=f"%.{digits}f{suffix}")
         else:
             config[column] = st.column_config.NumberColumn(label, format="%.2f")
     for column, label in (labels or {}).items():
