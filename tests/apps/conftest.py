@@ -39,7 +39,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+# Playwright's sync API keeps an asyncio loop running in the main thread while it is started.
+# pytest-playwright starts it for the whole session, which breaks every later test that calls
+# asyncio.run() (the collector, rate-limit and load-generator tests): here it lives for one test
+# module at a time instead (starting it takes well under a second).
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    yield pw
+    pw.stop()
+
+
+@pytest.fixture(scope="module")
+def browser_context_args(pytestconfig: pytest.Config, playwright: Any, device, base_url) -> dict:
+    """pytest-playwright's context arguments (device, base URL), on the module's Playwright."""
+    args: dict[str, Any] = dict(playwright.devices[device]) if device else {}
+    if base_url:
+        args["base_url"] = base_url
+    return args
+
+
+@pytest.fixture(scope="module")
 def browser(playwright: Any, pytestconfig: pytest.Config) -> Iterator[Any]:
     """Chromium from /usr/bin/chromium (``--headed`` and ``--slowmo`` of pytest-playwright
     apply). Fails, with what to do, when it is not installed."""

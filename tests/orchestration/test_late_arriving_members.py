@@ -97,6 +97,7 @@ def test_an_unseen_program_publishes_warns_and_is_repaired_by_the_next_run(loade
     from lake import gold
     from lake.ingest import bulk_load
     from orchestration.alerting.store import list_views
+    from orchestration.definitions import build_defs
     from orchestration.materialize import instance_for, materialize_all
 
     settings = loaded_world
@@ -112,7 +113,7 @@ def test_an_unseen_program_publishes_warns_and_is_repaired_by_the_next_run(loade
     assert report.accepted == 1
 
     # 1. The export lags the events: everything is published, the sale is kept, a warning names it.
-    assert materialize_all(settings, start=day, end=day) is True
+    assert materialize_all(settings, start=day, end=day, definitions=build_defs) is True
     first = gold.current(settings)
     assert first.id != before.id and set(first.models) == set(before.models)
 
@@ -159,7 +160,7 @@ def test_an_unseen_program_publishes_warns_and_is_repaired_by_the_next_run(loade
 
     # 2. The export catches up: the next run attributes the sale from it; the alerts resolve.
     _export_with_the_new_program(settings, tmp_path)
-    assert materialize_all(settings, start=day, end=day) is True
+    assert materialize_all(settings, start=day, end=day, definitions=build_defs) is True
     assert gold.current(settings).id != first.id
 
     programs = gold.read_mart(settings, "dim_programs")
