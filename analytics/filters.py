@@ -17,8 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+from lake.sql import quote_ident
 
 # entity__dimension (entity links may repeat: a__b__c). Lower case, as MetricFlow normalizes names.
 _DIMENSION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -115,3 +117,50 @@ def where_clause(dimension: str, values: Sequence[Any]) -> str:
 def where_clauses(filters: Mapping[str, Sequence[Any]]) -> tuple[str, ...]:
     """One clause per dimension, in a stable order (they are ANDed by MetricFlow)."""
     return tuple(where_clause(dim, filters[dim]) for dim in sorted(filters))
+
+
+def select_sql(
+    source: str,
+    columns_of: Sequence[str],
+    *,
+    label: str,
+    columns: Sequence[str] | None = None,
+    where: Mapping[str, Any] | None = None,
+    between: tuple[str, Any, Any] | None = None,
+    order_by: Sequence[str] | str = (),
+    descending: bool = False,
+    limit: int | None = None,
+    literal: Callable[[Any], str] = quote_literal,
+) -> tuple[str, list[str]]:
+    """``SELECT`` over ``source`` (a relation or table function) whose columns are
+    ``columns_of``: the chosen ``columns``, where each ``where`` column is one of its values and
+    ``between = (column, first, last)`` (inclusive; None leaves a side open), ordered, limited.
+    Every name is checked against ``columns_of`` (``label`` names the table in the error) and
+    quoted; every value goes through ``literal``. Returns the SQL and the selected columns."""
+    wanted = list(columns) if columns else list(columns_of)
+    orders = [order_by] if isinstance(order_by, str) else list(order_by)
+    named = [*wanted, *(where or {}), *orders, *([between[0]] if between else [])]
+    unknown = sorted({c for c in named if c not in columns_of})
+    if unknown:
+        raise FilterError(
+            f"{label} has no column(s) {unknown}; its columns: {', '.join(columns_of)}"
+        )
+    clauses = [
+        f"{quote_ident(column)} IN ({', '.join(literal(v) for v in normalize_values(values))})"
+        for column, values in (where or {}).items()
+    ]
+    if between is not None:
+        column, first, last = between
+        if first is not None:
+            clauses.append(f"{quote_ident(column)} >= {literal(first)}")
+        if last is not None:
+            clauses.append(f"{quote_ident(column)} <= {literal(last)}")
+    sql = f"SELECT {', '.join(quote_ident(c) for c in wanted)} FROM {source}"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    if orders:
+        direction = " DESC" if descending else ""
+        sql += " ORDER BY " + ", ".join(f"{quote_ident(c)}{direction}" for c in orders)
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql, wanted

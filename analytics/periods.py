@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+import polars as pl
+
 CompareMode = Literal["previous_period", "previous_year", "none"]
 COMPARE_MODES: dict[str, str] = {
     "previous_period": "Previous period",
@@ -66,6 +68,12 @@ def comparison_period(period: Period, mode: str) -> Period | None:
 def shift_onto(day: dt.date, comparison: Period, period: Period) -> dt.date:
     """The day of ``period`` that ``day`` (of ``comparison``) is drawn on, for an overlay."""
     return period.start + (day - comparison.start)
+
+
+def shifted_onto(column: str, comparison: Period, period: Period) -> pl.Expr:
+    """``column`` (dates of ``comparison``) moved onto ``period``'s dates, as a polars
+    expression: the vectorised :func:`shift_onto`, for overlaying a comparison series."""
+    return pl.col(column) + pl.duration(days=(period.start - comparison.start).days)
 
 
 def default_period(last_day: dt.date, first_day: dt.date, days: int = 28) -> Period:

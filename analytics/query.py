@@ -46,7 +46,13 @@ import polars as pl
 
 from analytics.cache import ResultCache
 from analytics.catalogue import GRAINS, SEGMENTS, MetricInfo
-from analytics.filters import FilterError, check_dimension_name, normalize_values, where_clauses
+from analytics.filters import (
+    FilterError,
+    check_dimension_name,
+    normalize_values,
+    select_sql,
+    where_clauses,
+)
 from analytics.filters import quote_literal as _sql_literal
 from analytics.live import LIVE_MARTS, EventCatalog, LiveDB, live_window, read_bronze_events
 from analytics.publication import CatalogDB, PublicationDB, run_checked
@@ -54,7 +60,6 @@ from analytics.querylog import QueryLogger
 from analytics.semantic import Compiled, QueryError, SemanticLayer
 from core.settings import Settings
 from lake import gold
-from lake.sql import quote_ident
 from lake.sql import quote_literal as quote_text
 
 GRAIN_ORDER = {g: i for i, g in enumerate(GRAINS)}
@@ -843,32 +848,21 @@ class QueryLayer:
                 )
             source = f"read_parquet({quote_text(str(db.publication.path / f'{mart}.parquet'))})"
             schema = self._mart_schema(db, mart, source)
-            wanted = list(columns) if columns else list(schema)
-            orders = [order_by] if isinstance(order_by, str) else list(order_by)
-            named = [*wanted, *(where or {}), *orders, *([between[0]] if between else [])]
-            unknown = sorted({c for c in named if c not in schema})
-            if unknown:
-                raise QueryError(
-                    f"{mart} has no column(s) {unknown}; its columns: {', '.join(schema)}"
+            try:
+                sql, _ = select_sql(
+                    source,
+                    list(schema),
+                    label=mart,
+                    columns=columns,
+                    where=where,
+                    between=between,
+                    order_by=order_by,
+                    descending=descending,
+                    limit=limit,
+                    literal=_sql_literal,
                 )
-            clauses = []
-            for column, values in (where or {}).items():
-                literals = ", ".join(_sql_literal(v) for v in normalize_values(values))
-                clauses.append(f"{quote_ident(column)} IN ({literals})")
-            if between:
-                column, first, last = between
-                if first is not None:
-                    clauses.append(f"{quote_ident(column)} >= {_sql_literal(first)}")
-                if last is not None:
-                    clauses.append(f"{quote_ident(column)} <= {_sql_literal(last)}")
-            sql = f"SELECT {', '.join(quote_ident(c) for c in wanted)} FROM {source}"
-            if clauses:
-                sql += " WHERE " + " AND ".join(clauses)
-            if orders:
-                direction = " DESC" if descending else ""
-                sql += " ORDER BY " + ", ".join(f"{quote_ident(c)}{direction}" for c in orders)
-            if limit is not None:
-                sql += f" LIMIT {int(limit)}"
+            except FilterError as exc:
+                raise QueryError(str(exc)) from None
             key = ("table", db.publication.id, sql)
             frame = self.cache.get(key)
             if frame is not None:

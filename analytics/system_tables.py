@@ -41,11 +41,11 @@ import duckdb
 import polars as pl
 
 from analytics.cache import ResultCache
-from analytics.filters import quote_literal
+from analytics.filters import FilterError, quote_literal, select_sql
 from analytics.querylog import QUERY_LOG_SCHEMA
 from core.settings import Settings
 from lake import gold
-from lake.sql import column_list, quote_ident
+from lake.sql import quote_ident
 
 TABLES: dict[str, tuple[str, str]] = {
     "quality_scores": ("system", "quality_scores"),
@@ -266,32 +266,21 @@ class SystemTables:
         and limited. Names are checked against the table's columns."""
         self.path(table)  # an unknown table fails here, naming the known ones
         schema = SCHEMAS[table]
-        wanted = list(columns) if columns else list(schema)
-        orders = [order_by] if isinstance(order_by, str) else list(order_by)
-        named = [*wanted, *(where or {}), *orders, *([between[0]] if between else [])]
-        unknown = sorted({c for c in named if c not in schema})
-        if unknown:
-            raise SystemTableError(
-                f"{table} has no column(s) {unknown}; its columns: {', '.join(schema)}"
+        try:
+            sql, wanted = select_sql(
+                "t",
+                list(schema),
+                label=table,
+                columns=columns,
+                where=where,
+                between=between,
+                order_by=order_by,
+                descending=descending,
+                limit=limit,
+                literal=_literal,
             )
-        clauses = []
-        for column, values in (where or {}).items():
-            items = list(values) if isinstance(values, list | tuple | set | frozenset) else [values]
-            if not items:
-                raise SystemTableError(f"where {column!r}: give at least one value")
-            clauses.append(
-                f"{quote_ident(column)} IN ({', '.join(quote_literal(v) for v in items)})"
-            )
-        if between is not None:
-            clauses += _between(*between)
-        sql = f"SELECT {column_list(wanted)} FROM t"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        if orders:
-            direction = " DESC" if descending else ""
-            sql += " ORDER BY " + ", ".join(f"{quote_ident(c)}{direction}" for c in orders)
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        except FilterError as exc:
+            raise SystemTableError(str(exc)) from None
         return self.query(table, sql, empty={c: schema[c] for c in wanted})
 
     # ---- data quality ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import streamlit as st
 
 from analytics.query import QueryLayer
+from analytics.targets import Target, load_targets
 from apps.streamlit.components.state import SEGMENT_LABELS
 from core.settings import get_settings
 
@@ -52,3 +53,10 @@ def segment_options(publication: str | None) -> Mapping[str, list[str]]:
         except Exception:  # a segment no metric has: not offered
             out[name] = []
     return out
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def kpi_targets() -> dict[str, Target]:
+    """The KPI targets of ``PULSE_TARGETS_FILE`` (default: the bundled file), re-read a minute
+    after the file changes."""
+    return load_targets(get_settings().targets_file)

@@ -12,7 +12,13 @@ import polars as pl
 import streamlit as st
 
 from analytics import charts
-from apps.streamlit.components.state import View, drill_back, drill_into, drill_path
+from apps.streamlit.components.state import (
+    SEGMENT_LABELS,
+    View,
+    drill_back,
+    drill_into,
+    drill_path,
+)
 
 
 def page_header(title: str, answers: str, freshness: Any | None = None) -> None:
@@ -187,3 +193,18 @@ def data_table(
 
 def empty_state(message: str) -> None:
     st.info(message, icon=":material/info:")
+
+
+def unfiltered_note(result: Any, names: Any = None) -> None:
+    """Say which metrics of a query-layer result could not be split by the chosen segments (they
+    are shown for everyone rather than misleadingly filtered); ``names`` limits it to some."""
+    skipped = {m: s for m, s in result.unfiltered.items() if names is None or m in names}
+    if skipped:
+        text = ", ".join(
+            f"{result.info(m).label} ({', '.join(SEGMENT_LABELS.get(x, x) for x in segs)})"
+            for m, segs in skipped.items()
+        )
+        st.caption(
+            f":material/filter_alt_off: Not split by segment in the data, so shown for "
+            f"everyone: {text}."
+        )

@@ -11,18 +11,18 @@ import polars as pl
 import streamlit as st
 
 from analytics import charts
-from analytics.periods import COMPARE_MODES, shift_onto
-from analytics.targets import load_targets
-from apps.streamlit.components.cards import Card, kpi_card
+from analytics.periods import COMPARE_MODES, shifted_onto
+from apps.streamlit.components.cards import card_for, kpi_card
 from apps.streamlit.components.layout import (
     breadcrumb,
     data_table,
     empty_state,
     page_header,
     show_chart,
+    unfiltered_note,
 )
-from apps.streamlit.components.state import SEGMENT_LABELS, View, global_filters
-from apps.streamlit.queries import data_bounds, query_layer, segment_options
+from apps.streamlit.components.state import View, global_filters
+from apps.streamlit.queries import data_bounds, kpi_targets, query_layer, segment_options
 
 PAGE = "engagement"
 KPIS = ("sessions", "avg_session_length", "sessions_per_user", "stickiness")
@@ -67,9 +67,7 @@ def overlay(metric: str, view: View, since: dt.date | None = None) -> pl.DataFra
         before = before.filter(pl.col("period") >= since)
     compared, current = view.comparison, view.effective_period
     return before.select(
-        pl.col("period")
-        .map_elements(lambda d: shift_onto(d, compared, current), return_dtype=pl.Date)
-        .alias("day"),
+        shifted_onto("period", compared, current).alias("day"),
         pl.col(metric).alias("value"),
     )
 
@@ -82,33 +80,21 @@ def unit(result, metric: str) -> str:
 totals = ql.metrics(KPIS, compare=view.compare_arg, **query)
 daily = ql.metrics(KPIS, grain="day", **query)
 series = daily.combined().sort("period")
-targets = load_targets()
+targets = kpi_targets()
 
 st.caption(view.describe())
-if totals.unfiltered:
-    skipped = ", ".join(
-        f"{totals.info(m).label} ({', '.join(SEGMENT_LABELS.get(s, s) for s in segs)})"
-        for m, segs in totals.unfiltered.items()
-    )
-    st.caption(f"Not split by segment in the data, so shown for everyone: {skipped}.")
+unfiltered_note(totals)
 
 grid = st.grid(4, key="kpi_cards")
 for name in KPIS:
     info = totals.info(name)
     with grid:
         kpi_card(
-            Card(
-                name=name,
-                label=info.label,
-                value=totals.value(name),
-                unit=unit(totals, name),
-                direction=info.direction,
-                change=totals.change(name),
-                previous=totals.previous.value(name) if totals.previous is not None else None,
+            card_for(
+                totals,
+                name,
                 target=targets.get(name),
-                trend=[v for v in series[name].to_list() if v is not None],
-                docs=info.docs,
-                live_value=totals.live_value(name),
+                trend=series[name].to_list() if name in series.columns else (),
             ),
             key=name,
         )

@@ -9,14 +9,18 @@ import streamlit as st
 
 from analytics import charts
 from analytics.insights import Mover, best_attribution, rank_movers
-from analytics.periods import COMPARE_MODES, shift_onto
-from analytics.targets import load_targets
+from analytics.periods import COMPARE_MODES, shifted_onto
 from apps.streamlit.alerts_panel import open_kpi_alerts
-from apps.streamlit.components.cards import Card, kpi_card
-from apps.streamlit.components.layout import breadcrumb, empty_state, page_header, show_chart
+from apps.streamlit.components.cards import card_for, kpi_card
+from apps.streamlit.components.layout import (
+    breadcrumb,
+    empty_state,
+    page_header,
+    show_chart,
+    unfiltered_note,
+)
 from apps.streamlit.components.state import SEGMENT_LABELS, global_filters
-from apps.streamlit.queries import data_bounds, query_layer, segment_options
-from core.settings import get_settings
+from apps.streamlit.queries import data_bounds, kpi_targets, query_layer, segment_options
 
 PAGE = "executive"
 KPIS = (
@@ -52,38 +56,21 @@ totals = ql.metrics(KPIS, compare=view.compare_arg, **query)
 # Sparklines per day for the metrics defined per day (churn and retention are monthly/weekly).
 daily_kpis = [n for n in KPIS if totals.info(n).time_grain == "day"]
 daily = ql.metrics(daily_kpis, grain="day", **query)
-targets = load_targets(get_settings().targets_file)
+targets = kpi_targets()
 series = daily.combined().sort("period")
 
 st.caption(view.describe())
-if totals.unfiltered:
-    skipped = ", ".join(
-        f"{totals.info(m).label} ({', '.join(SEGMENT_LABELS.get(s, s) for s in segs)})"
-        for m, segs in totals.unfiltered.items()
-    )
-    st.caption(f"Not split by segment in the data, so shown for everyone: {skipped}.")
+unfiltered_note(totals)
 
-cards = []
-for name in KPIS:
-    info = totals.info(name)
-    previous = totals.previous.value(name) if totals.previous is not None else None
-    cards.append(
-        Card(
-            name=name,
-            label=info.label,
-            value=totals.value(name),
-            unit=charts.unit_of(info.unit, info.format),
-            direction=info.direction,
-            change=totals.change(name),
-            previous=previous,
-            target=targets.get(name),
-            trend=[v for v in series[name].to_list() if v is not None]
-            if name in series.columns
-            else (),
-            docs=info.docs,
-            live_value=totals.live_value(name),
-        )
+cards = [
+    card_for(
+        totals,
+        name,
+        target=targets.get(name),
+        trend=series[name].to_list() if name in series.columns else (),
     )
+    for name in KPIS
+]
 
 
 @st.dialog("Breakdown", width="large")
@@ -149,9 +136,7 @@ if comparison is not None:
         live=False,
     ).frame.sort("period")
     overlay = before.select(
-        pl.col("period")
-        .map_elements(lambda d: shift_onto(d, comparison, period), return_dtype=pl.Date)
-        .alias("day"),
+        shifted_onto("period", comparison, period).alias("day"),
         pl.col(trend_metric).alias("value"),
     )
 show_chart(

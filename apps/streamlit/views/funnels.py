@@ -10,8 +10,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import charts
-from analytics.targets import load_targets
-from apps.streamlit.components.cards import Card, kpi_card
+from apps.streamlit.components.cards import card_for, kpi_card
 from apps.streamlit.components.layout import (
     breadcrumb,
     data_table,
@@ -20,7 +19,7 @@ from apps.streamlit.components.layout import (
     show_chart,
 )
 from apps.streamlit.components.state import SEGMENT_LABELS, global_filters
-from apps.streamlit.queries import data_bounds, query_layer, segment_options
+from apps.streamlit.queries import data_bounds, kpi_targets, query_layer, segment_options
 
 PAGE = "funnels"
 KPIS = ("funnel_signups", "activation_rate", "funnel_conversion_rate", "median_days_to_paid")
@@ -108,7 +107,7 @@ weekly = (
     .frame.filter(pl.col("funnel_signups") > 0)  # weeks whose windows are all still open
     .sort("period")
 )
-targets = load_targets()
+targets = kpi_targets()
 
 
 def unit(name: str) -> str:
@@ -121,19 +120,11 @@ for name in KPIS:
     info = totals.info(name)
     with grid:
         kpi_card(
-            Card(
-                name=name,
-                label=info.label,
-                value=totals.value(name),
-                unit=unit(name),
-                direction=info.direction,
-                change=totals.change(name),
-                previous=totals.previous.value(name) if totals.previous is not None else None,
+            card_for(
+                totals,
+                name,
                 target=targets.get(name),
-                trend=[v for v in weekly[name].to_list() if v is not None]
-                if name in weekly.columns
-                else (),
-                docs=info.docs,
+                trend=weekly[name].to_list() if name in weekly.columns else (),
             ),
             key=name,
         )

@@ -25,7 +25,6 @@ from analytics.marketplace import (
     suggest,
 )
 from analytics.periods import months_label, months_overlapping
-from analytics.targets import load_targets
 from apps.streamlit.components.cards import card_for, kpi_card
 from apps.streamlit.components.layout import (
     breadcrumb,
@@ -35,7 +34,7 @@ from apps.streamlit.components.layout import (
     show_chart,
 )
 from apps.streamlit.components.state import SEGMENT_LABELS, global_filters
-from apps.streamlit.queries import data_bounds, query_layer
+from apps.streamlit.queries import data_bounds, kpi_targets, query_layer
 
 PAGE = "marketplace"
 KPIS = (
@@ -119,7 +118,7 @@ daily_names = [
     if totals.info(n).aggregation in ("sum", "count") and totals.info(n).time_grain == "day"
 ]
 daily = ql.metrics(daily_names, grain="day", **query).frame.sort("period")
-targets = load_targets()
+targets = kpi_targets()
 st.caption(
     view.describe() + " · marketplace numbers are not split by member segment (anonymous "
     "visitors browse programs too)."

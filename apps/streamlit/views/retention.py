@@ -13,11 +13,10 @@ import streamlit as st
 
 from analytics import charts
 from analytics.periods import relative_change
-from analytics.targets import load_targets
 from apps.streamlit.components.cards import Card, kpi_card
 from apps.streamlit.components.layout import breadcrumb, data_table, empty_state, page_header
 from apps.streamlit.components.state import global_filters
-from apps.streamlit.queries import data_bounds, query_layer
+from apps.streamlit.queries import data_bounds, kpi_targets, query_layer
 
 PAGE = "retention"
 COHORT_GRAINS = {"week": "Weekly", "month": "Monthly"}
@@ -127,7 +126,7 @@ st.caption(
 )
 
 # ---- cards -----------------------------------------------------------------------------------
-targets = load_targets()
+targets = kpi_targets()
 week1 = ql.metrics(
     ["week1_retention"],
     start=cohort_floor(period.start, "week"),

@@ -11,9 +11,8 @@ import polars as pl
 import streamlit as st
 
 from analytics import charts
-from analytics.periods import COMPARE_MODES, months_label, months_overlapping, shift_onto
+from analytics.periods import COMPARE_MODES, months_label, months_overlapping, shifted_onto
 from analytics.revenue import MRR_MOVEMENTS, mrr_bridge
-from analytics.targets import load_targets
 from apps.streamlit.alerts_panel import open_kpi_alerts
 from apps.streamlit.components.cards import card_for, kpi_card
 from apps.streamlit.components.layout import (
@@ -22,9 +21,10 @@ from apps.streamlit.components.layout import (
     empty_state,
     page_header,
     show_chart,
+    unfiltered_note,
 )
-from apps.streamlit.components.state import SEGMENT_LABELS, global_filters
-from apps.streamlit.queries import data_bounds, query_layer, segment_options
+from apps.streamlit.components.state import global_filters
+from apps.streamlit.queries import data_bounds, kpi_targets, query_layer, segment_options
 
 PAGE = "revenue"
 KPIS = (
@@ -51,17 +51,6 @@ def _money(value: float | None) -> str:
     return f"{'−' if value < 0 else ''}${abs(value):,.2f}"
 
 
-def _unfiltered_note(result, names) -> None:
-    skipped = {m: s for m, s in result.unfiltered.items() if m in names}
-    if skipped:
-        text = ", ".join(
-            f"{result.info(m).label} ({', '.join(SEGMENT_LABELS.get(x, x) for x in segs)})"
-            for m, segs in skipped.items()
-        )
-        st.caption(f":material/filter_alt_off: Not split by segment in the data, so shown for "
-                   f"everyone: {text}.")  # fmt: skip
-
-
 ql = query_layer()
 bounds = data_bounds(ql)
 if bounds is None:
@@ -84,9 +73,9 @@ previous_months = months_overlapping(comparison) if comparison is not None else 
 # ---- KPI cards -------------------------------------------------------------------------------
 totals = ql.metrics(KPIS, compare=view.compare_arg, **query)
 daily = ql.metrics(SPARKLINES, grain="day", **query).combined().sort("period")
-targets = load_targets()
+targets = kpi_targets()
 st.caption(view.describe())
-_unfiltered_note(totals, KPIS)
+unfiltered_note(totals, KPIS)
 grid = st.grid(4, key="kpi_cards")
 for name in KPIS:
     info = totals.info(name)
@@ -112,7 +101,7 @@ if set(months) & set(previous_months):
 st.subheader("Revenue by stream")
 by_day = ql.metrics(STREAM_MEASURES, grain="day", group_by=["revenue__stream"], **query)
 by_stream = ql.metrics(STREAM_MEASURES, group_by=["revenue__stream"], **query)
-_unfiltered_note(by_day, STREAM_MEASURES)
+unfiltered_note(by_day, STREAM_MEASURES)
 measure = (
     st.segmented_control(
         "Show",
@@ -201,9 +190,7 @@ else:
         ).frame.sort("period")
         if not before.is_empty():
             overlay = before.select(
-                pl.col("period")
-                .map_elements(lambda d: shift_onto(d, comparison, period), return_dtype=pl.Date)
-                .alias("day"),
+                shifted_onto("period", comparison, period).alias("day"),
                 pl.col("mrr").alias("value"),
             )
     show_chart(
@@ -347,7 +334,7 @@ monthly = ql.metrics(
     filters=view.filters,
     page=PAGE,
 )
-_unfiltered_note(monthly, ["arpu", "arppu"])
+unfiltered_note(monthly, ["arpu", "arppu"])
 per_month = monthly.frame.sort("period")
 if per_month.is_empty():
     empty_state("No revenue or active users yet.")
@@ -409,7 +396,7 @@ else:
 # ---- refunds ---------------------------------------------------------------------------------
 st.subheader("Refunds")
 refunds = ql.metrics(REFUND_KPIS, compare=view.compare_arg, **query)
-_unfiltered_note(refunds, REFUND_KPIS)
+unfiltered_note(refunds, REFUND_KPIS)
 grid = st.grid(4, key="refund_cards")
 for name in REFUND_KPIS:
     with grid:

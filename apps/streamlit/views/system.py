@@ -29,7 +29,7 @@ from analytics.operations import (
     uptime,
     worst_endpoints,
 )
-from analytics.periods import COMPARE_MODES, relative_change, shift_onto
+from analytics.periods import COMPARE_MODES, relative_change, shifted_onto
 from apps.streamlit.alerts_panel import active_alerts, alerts_panel, resolved_alerts
 from apps.streamlit.components.layout import (
     breadcrumb,
@@ -485,9 +485,7 @@ else:
     if hourly_before is not None and hourly_before.height and not one_day:
         before = latency_rollup(hourly_before, ["request_date"]).sort("request_date")
         overlay = before.select(
-            pl.col("request_date")
-            .map_elements(lambda d: shift_onto(d, comparison, period), return_dtype=pl.Date)
-            .alias("request_date"),
+            shifted_onto("request_date", comparison, period).alias("request_date"),
             pl.col(measure),
         )
     left, right = st.columns(2)
