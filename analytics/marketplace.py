@@ -1,7 +1,8 @@
 """Marketplace analytics over the program performance table: program labels, benchmarks by
 category, and revenue-optimisation suggestions.
 
-The input is one row per program as ``mkt_program_performance`` has it (all history: views,
+The input is one row per program as ``mkt_program_performance`` has it (all history; or a
+date range's, from ``mkt_program_member_daily`` by :func:`programs_in_range`: views,
 viewers, purchases, purchasers, conversion_rate = purchasers / viewers, gross_revenue,
 refunds, refunded_amount, net_revenue, refund_rate = refunds / purchases, ratings, avg_rating,
 list_price, category), joined with ``dim_programs``' ``program_title`` and ``is_inferred``.
@@ -206,6 +207,59 @@ def label_programs(frame: pl.DataFrame) -> pl.DataFrame:
         for label, pid in zip(labels, frame["program_id"], strict=True)
     ]
     return frame.with_columns(pl.Series("program", unique, dtype=pl.String))
+
+
+# The columns of mkt_program_member_daily that a range totals.
+DAILY_SUMS = (
+    "views",
+    "purchases",
+    "gross_revenue",
+    "refunds",
+    "refunded_amount",
+    "trainer_payout",
+    "rating_sum",
+    "ratings",
+)
+# What a program keeps whatever the range (its latest values over all history).
+ATTRIBUTES = ("program_id", "trainer_id", "category", "list_price")
+
+
+def programs_in_range(daily: pl.DataFrame, attributes: pl.DataFrame) -> pl.DataFrame:
+    """The program table over a date range, with ``mkt_program_performance``'s columns and
+    definitions: ``daily`` holds the range's rows of ``mkt_program_member_daily`` (one per
+    program, member and day), ``attributes`` each program's trainer, category and list price.
+    Viewers (buyers) are the distinct members with a view (purchase) in the range; conversion
+    = buyers / viewers; refund rate = refunds / purchases; the average rating is over the
+    range's ratings. Programs with no activity in the range are left out."""
+    missing = [c for c in ("program_id", "member_id", *DAILY_SUMS) if c not in daily.columns]
+    if missing:
+        raise ValueError(
+            f"the daily program table lacks {', '.join(missing)}: pass the rows of "
+            "mkt_program_member_daily"
+        )
+    totals = daily.group_by("program_id").agg(
+        *[pl.col(c).sum() for c in DAILY_SUMS],
+        pl.col("member_id").filter(pl.col("views") > 0).n_unique().alias("viewers"),
+        pl.col("member_id").filter(pl.col("purchases") > 0).n_unique().alias("purchasers"),
+    )
+    return (
+        totals.join(attributes.select(ATTRIBUTES), on="program_id", how="left")
+        .with_columns(
+            conversion_rate=pl.when(pl.col("viewers") > 0).then(
+                pl.col("purchasers") / pl.col("viewers")
+            ),
+            net_revenue=pl.col("gross_revenue") - pl.col("refunded_amount"),
+            refund_rate=pl.when(pl.col("purchases") > 0).then(
+                pl.col("refunds") / pl.col("purchases")
+            ),
+            platform_commission=pl.col("gross_revenue") - pl.col("trainer_payout"),
+            avg_rating=pl.when(pl.col("ratings") > 0).then(
+                pl.col("rating_sum") / pl.col("ratings")
+            ),
+        )
+        .drop("rating_sum")
+        .sort("program_id")
+    )
 
 
 def _check(frame: pl.DataFrame, columns: Iterable[str] = REQUIRED) -> None:

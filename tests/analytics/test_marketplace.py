@@ -4,6 +4,7 @@ programs; category benchmarks are ratios of sums."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import polars as pl
@@ -201,3 +202,37 @@ def test_tail_probabilities():
     assert binomial_at_least(3, 3, 0.5) == pytest.approx(1 / 8)
     assert binomial_at_least(1, 10, 0.0) == 0.0
     assert 0.0 < binomial_at_least(600, 5000, 0.1) < 1e-3  # large n: no overflow
+
+
+def test_programs_in_range_counts_distinct_members_and_sums_the_rest():
+    from analytics.marketplace import programs_in_range
+
+    daily = pl.DataFrame(
+        {
+            "program_id": ["p1", "p1", "p1", "p2"],
+            "member_id": ["a", "a", "b", "a"],
+            "activity_date": [dt.date(2026, 2, d) for d in (1, 2, 2, 3)],
+            "views": [2, 1, 1, 0],
+            "purchases": [0, 1, 0, 0],
+            "gross_revenue": [0.0, 30.0, 0.0, 0.0],
+            "refunds": [0, 1, 0, 0],
+            "refunded_amount": [0.0, 30.0, 0.0, 0.0],
+            "trainer_payout": [0.0, 21.0, 0.0, 0.0],
+            "rating_sum": [0, 4, 2, 5],
+            "ratings": [0, 1, 1, 1],
+        }
+    )
+    attributes = pl.DataFrame(
+        {"program_id": ["p1", "p2"], "trainer_id": ["t1", "t2"], "category": ["yoga", "hiit"],
+         "list_price": [30.0, 20.0]}
+    )  # fmt: skip
+    out = {r["program_id"]: r for r in programs_in_range(daily, attributes).iter_rows(named=True)}
+    p1, p2 = out["p1"], out["p2"]
+    assert (p1["views"], p1["viewers"], p1["purchasers"]) == (4, 2, 1)  # a viewed on two days
+    assert p1["conversion_rate"] == 0.5 and p1["refund_rate"] == 1.0
+    assert p1["net_revenue"] == 0.0 and p1["platform_commission"] == 9.0
+    assert p1["avg_rating"] == 3.0 and p1["category"] == "yoga"
+    # rated but not viewed or bought in the range: no conversion, no refund rate
+    assert p2["viewers"] == 0 and p2["conversion_rate"] is None and p2["refund_rate"] is None
+    with pytest.raises(ValueError, match="mkt_program_member_daily"):
+        programs_in_range(daily.drop("member_id"), attributes)

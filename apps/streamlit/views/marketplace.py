@@ -4,8 +4,9 @@ it), revenue-optimisation suggestions with the numbers and thresholds behind eac
 category, and the trainers' revenue and commission by month.
 
 Metrics come from the query layer (defined in dbt); the program and trainer tables are rows of
-their marts (``mkt_program_performance`` + ``dim_programs``, ``mkt_trainer_revenue`` +
-``dim_trainers``) read through ``QueryLayer.table``; the suggestion rules are
+their marts read through ``QueryLayer.table`` (programs: ``mkt_program_member_daily`` over the
+date range, with ``mkt_program_performance``'s trainer, category and price and ``dim_programs``'
+titles; trainers: ``mkt_trainer_revenue`` + ``dim_trainers``); the suggestion rules are
 :mod:`analytics.marketplace` (the reports use the same)."""
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import streamlit as st
 
 from analytics import charts
 from analytics.marketplace import (
+    ATTRIBUTES,
     RULES,
     Thresholds,
     category_benchmarks,
     label_programs,
+    programs_in_range,
     rule_thresholds,
     suggest,
 )
@@ -199,14 +202,22 @@ with right:
         )
         st.caption("Whole ISO weeks (from Monday) touching the period.")
 
-# ---- programs (all history) ------------------------------------------------------------------
+# ---- programs (over the date range) ----------------------------------------------------------
 st.subheader("Programs")
 st.caption(
-    "All history of the published data (the program table is not dated: the date range above "
-    "does not narrow it). Conversion = buyers / viewers; refund rate = refunds / purchases; "
-    "ratings are members' ratings of the program's recommended workouts."
+    f"{period.start:%b %d} – {period.end:%b %d, %Y}: programs with activity in the range. "
+    "Viewers and buyers are distinct members in the range; conversion = buyers / viewers; "
+    "refund rate = refunds / purchases; ratings are members' ratings of the program's "
+    "recommended workouts in the range."
 )
-performance = ql.table("mkt_program_performance", columns=list(PROGRAM_COLUMNS), page=PAGE).frame
+performance = programs_in_range(
+    ql.table(
+        "mkt_program_member_daily",
+        between=("activity_date", period.start, period.end),
+        page=PAGE,
+    ).frame,
+    ql.table("mkt_program_performance", columns=list(ATTRIBUTES), page=PAGE).frame,
+).select(PROGRAM_COLUMNS)
 catalogue = ql.table(
     "dim_programs",
     columns=["program_id", "program_title", "program_level", "trainer_handle", "is_inferred"],
@@ -218,7 +229,7 @@ programs = label_programs(
     )
 ).sort(["net_revenue", "program_id"], descending=[True, False])
 if programs.is_empty():
-    empty_state("No program has been viewed or bought yet.")
+    empty_state("No program was viewed, bought or rated in this date range.")
     st.stop()
 labels = dict(zip(programs["program_id"], programs["program"], strict=True))
 inferred = programs.filter(pl.col("is_inferred"))
