@@ -12,31 +12,6 @@ marketplace as (
 
 ),
 
-workouts as (
-
-    select * from {{ ref('fct_workouts') }}
-
-),
-
-recommendations as (
-
-    select * from {{ ref('stg_recommendation_events') }}
-
-),
-
-workout_programs as (
-
-    -- Which program a workout belongs to, as the workout player reports it (as in
-    -- mkt_program_performance).
-    select
-        workout_id,
-        arg_max(program_id, coalesce(started_at, completed_at)) as program_id
-    from workouts
-    where workout_id is not null and program_id is not null
-    group by workout_id
-
-),
-
 activity as (
 
     select
@@ -60,16 +35,13 @@ activity as (
 ratings as (
 
     select
-        workout_programs.program_id,
-        recommendations.user_id,
+        program_id,
+        user_id,
         cast(null as varchar) as anonymous_id,
-        recommendations.event_date as activity_date,
-        sum(recommendations.rating) as rating_sum,
-        count(*) as ratings
-    from recommendations
-    inner join workout_programs on recommendations.workout_id = workout_programs.workout_id
-    where recommendations.recommendation_event_type = 'rated' and recommendations.rating is not null
-    group by 1, 2, 3, 4
+        rating_date as activity_date,
+        rating_sum,
+        ratings
+    from {{ ref('int_program_ratings_daily') }}
 
 ),
 

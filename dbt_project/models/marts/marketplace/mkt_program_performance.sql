@@ -13,41 +13,15 @@ funnel as (
 
 ),
 
-workouts as (
-
-    select * from {{ ref('fct_workouts') }}
-
-),
-
-recommendations as (
-
-    select * from {{ ref('stg_recommendation_events') }}
-
-),
-
-workout_programs as (
-
-    -- Which program a workout belongs to, as the workout player reports it.
-    select
-        workout_id,
-        arg_max(program_id, coalesce(started_at, completed_at)) as program_id
-    from workouts
-    where workout_id is not null and program_id is not null
-    group by workout_id
-
-),
-
 ratings as (
 
-    -- Members rate recommended workouts; a program's rating is the mean over its workouts.
+    -- A program's rating is the mean of its members' ratings of its workouts.
     select
-        workout_programs.program_id,
-        avg(recommendations.rating) as avg_rating,
-        count(*) as ratings
-    from recommendations
-    inner join workout_programs on recommendations.workout_id = workout_programs.workout_id
-    where recommendations.recommendation_event_type = 'rated' and recommendations.rating is not null
-    group by workout_programs.program_id
+        program_id,
+        sum(rating_sum) / sum(ratings) as avg_rating,
+        sum(ratings) as ratings
+    from {{ ref('int_program_ratings_daily') }}
+    group by program_id
 
 ),
 
