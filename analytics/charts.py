@@ -419,10 +419,10 @@ def scatter_chart(
     encoding: dict[str, Any] = {
         "x": alt.X(
             f"{x}:Q",
-            axis=alt.Axis(format=D3_FORMATS.get(x_unit, ",.2f")),
+            axis=_value_axis(x_unit),
             scale=alt.Scale(zero=x_zero),
         ),
-        "y": alt.Y(f"{y}:Q", axis=alt.Axis(format=D3_FORMATS.get(y_unit, ",.2f"))),
+        "y": alt.Y(f"{y}:Q", axis=_value_axis(y_unit)),
         "tooltip": [
             *([alt.Tooltip(f"{label}:N")] if label else []),
             alt.Tooltip(f"{x}:Q", format=D3_FORMATS.get(x_unit, ",.2f")),
