@@ -100,27 +100,37 @@ def test_cards_equal_an_independent_recomputation_for_a_range_and_a_segment(mart
     )
 
 
+def _frame(at: AppTest, column: str):
+    """The first table of the page that has ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
 def test_adoption_and_journey_tables_are_the_marts_and_follow_their_widgets(marts):
-    at = _run(
-        {
-            "range": [str(START), str(END)],
-            "compare": "No comparison",  # bound by its label
-            "session_metric": "Average session length",
-            "from_screen": "Home",
-            "adoption_window": "All data",
-        }
-    )
+    params = {
+        "range": [str(START), str(END)],
+        "compare": "No comparison",  # bound by its label
+        "session_metric": "Average session length",
+        "from_screen": "Home",
+        "adoption_window": "All data",
+    }
+    at = _run(params)
     assert not at.exception, [e.message for e in at.exception]
     assert all(m.delta == "" for m in at.metric)  # no comparison: no deltas
     assert at.segmented_control(key="session_metric").value == "avg_session_length"
-    adoption = at.dataframe[1].value
+    # Each section is a tab chosen in the URL; only the open one is drawn.
+    at = _run({**params, "tab": "Feature usage and adoption"})
+    assert not at.exception, [e.message for e in at.exception]
+    assert not any("sessions_per_user" in d.value.columns for d in at.dataframe)
+    adoption = _frame(at, "adoption_rate")
     mart = marts("eng_feature_adoption")
     assert dict(zip(adoption["feature"], adoption["users"], strict=True)) == dict(
         zip(mart["feature"], mart["users"], strict=True)
     )
     rates = adoption["adoption_rate"].tolist()
     assert rates == sorted(rates, reverse=True)  # sorted by all-data adoption
-    paths = at.dataframe[2].value
+    at = _run({**params, "tab": "User journeys"})
+    assert not at.exception, [e.message for e in at.exception]
+    paths = _frame(at, "transitions")
     expected = (
         marts("eng_screen_paths")
         .filter((pl.col("from_screen") == "Home") & (pl.col("to_screen") != "Home"))
@@ -133,13 +143,13 @@ def test_adoption_and_journey_tables_are_the_marts_and_follow_their_widgets(mart
     assert paths["transitions"].tolist() == expected["transitions"].to_list()
     # Repeated views (Home -> Home) join the flow when asked for.
     at.toggle(key="repeats").set_value(True).run()
-    assert "Home" in at.dataframe[2].value["to_screen"].tolist()
+    assert "Home" in _frame(at, "transitions")["to_screen"].tolist()
 
 
 def test_a_day_without_data_shows_empty_states(marts):
     at = _run({"drill": "day:2026-03-20"})  # after the published data, no live events
     assert not at.exception, [e.message for e in at.exception]
-    messages = " ".join(i.value for i in at.info)
-    assert "No sessions in this period" in messages
-    assert "No activity in this period" in messages
+    assert "No sessions in this period" in " ".join(i.value for i in at.info)
     assert any(b.label == "All data" for b in at.button)  # the breadcrumb undoes the drill
+    at = _run({"drill": "day:2026-03-20", "tab": "Stickiness"})
+    assert "No activity in this period" in " ".join(i.value for i in at.info)

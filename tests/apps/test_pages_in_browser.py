@@ -91,3 +91,24 @@ def test_clicking_a_bar_drills_down_and_the_breadcrumb_undoes_it(app, page: Page
     expect(page.locator('[data-testid="stMetricValue"]')).to_have_text(before)
     assert "drill=" not in page.url
     watch.assert_clean()
+
+
+def test_a_page_section_tab_is_in_the_link_and_only_it_is_drawn(app, page: Page):
+    """Sections of a long page are lazy tabs: a click draws the tab and writes ``?tab=``, a
+    copied link reopens that tab, and the other tabs' charts are never drawn."""
+    watch = open_page(page, app.url_for("revenue", range=list(RANGE)))
+    expect(page.get_by_role("tab", name="Revenue by stream")).to_have_attribute(
+        "aria-selected", "true"
+    )
+    expect(page.get_by_text("Click a day to narrow the page to it")).to_be_visible()
+    expect(page.get_by_text("MRR movements by month")).to_have_count(0)
+    page.get_by_role("tab", name="MRR").click()
+    page.wait_for_url("**tab=MRR*", timeout=15_000)
+    wait_until_ready(page)
+    expect(page.get_by_text("MRR movements by month")).to_be_visible()
+    expect(page.get_by_text("Click a day to narrow the page to it")).to_have_count(0)  # by stream
+    copied = page.url
+    open_page(page, copied)
+    expect(page.get_by_role("tab", name="MRR")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_text("MRR movements by month")).to_be_visible()
+    watch.assert_clean()

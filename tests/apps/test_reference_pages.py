@@ -25,8 +25,22 @@ def test_metric_link_opens_its_definition(demo_settings):
 
 
 def test_gallery_draws_every_component_without_error():
+    """Each chart family is a tab (only the open one is drawn): open every tab from the URL."""
     at = AppTest.from_file(str(VIEWS / "gallery.py"), default_timeout=120).run()
     assert not at.exception, [e.message for e in at.exception]
-    assert len(at.metric) == 3
-    assert len(at.code) >= 12  # each example shows the call that draws it
-    assert len(at.get("vega_lite_chart")) >= 9 and len(at.get("plotly_chart")) == 1
+    labels = [t.label for t in at.tabs]
+    assert len(labels) == 5
+    metrics = codes = vega = plotly = tables = 0
+    for label in labels:
+        at = AppTest.from_file(str(VIEWS / "gallery.py"), default_timeout=120)
+        at.query_params["tab"] = label
+        at.run()
+        assert not at.exception, (label, [e.message for e in at.exception])
+        metrics += len(at.metric)
+        codes += len(at.code)
+        vega += len(at.get("vega_lite_chart"))
+        plotly += len(at.get("plotly_chart"))
+        tables += len(at.dataframe)
+    assert metrics == 3
+    assert codes >= 12  # each example shows the call that draws it
+    assert vega >= 9 and plotly == 1 and tables == 1

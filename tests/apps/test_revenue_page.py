@@ -133,7 +133,10 @@ def test_stream_totals_and_arpu_months_equal_the_marts(marts):
         assert line["refunds"] == pytest.approx(row["refunds"])
         assert line["stream_net_revenue"] == pytest.approx(row["net_revenue"])
         assert line["share"] == pytest.approx(row["net_revenue"] / total)
-    # ARPU by month: every month of the data, whatever the range.
+    # ARPU by month (its own tab, chosen in the URL): every month of the data, whatever the range.
+    at = _run({"range": [str(START), str(END)], "tab": "ARPU and ARPPU"})
+    # Only the open tab runs: the stream table is not drawn behind it.
+    assert not any("stream_net_revenue" in d.value.columns for d in at.dataframe)
     months = marts("rev_arpu_monthly").sort("revenue_month")
     table = _frame(at, "arppu")
     assert list(table["month"]) == ["Jan 2026 (part)", "Feb 2026"]  # the data starts Jan 15
@@ -148,7 +151,7 @@ def test_the_mrr_movements_of_the_month_in_the_url_add_up(marts):
         ("February 2026", dt.date(2026, 2, 1), {}),  # the month the range ends in
         ("January 2026", dt.date(2026, 1, 1), {"mrr_month": "January 2026"}),
     ):
-        at = _run({"range": [str(START), str(END)], **params})
+        at = _run({"range": [str(START), str(END)], "tab": "MRR", **params})
         assert at.selectbox(key="mrr_month").value == f"{month:%Y-%m}"
         row = movements.filter(pl.col("mrr_month") == month).row(0, named=True)
         bridge = mrr_bridge(row)
@@ -186,7 +189,7 @@ def test_the_mrr_movements_of_the_month_in_the_url_add_up(marts):
 
 
 def test_refunds_equal_the_refunds_mart_and_a_range_without_any_says_so(marts):
-    at = _run({"range": [str(START), str(END)]})
+    at = _run({"range": [str(START), str(END)], "tab": "Refunds"})
     days = _in(marts("rev_refunds_daily"), "refund_date", START, END)
     cards = _cards(at)
     assert cards["Refunds (count)"][0] == format_value(days["refund_count"].sum(), "count")
@@ -197,7 +200,7 @@ def test_refunds_equal_the_refunds_mart_and_a_range_without_any_says_so(marts):
     assert list(table["refund_date"]) == [str(d) for d in expected["refund_date"]]
     assert list(table["refunded_amount"]) == pytest.approx(expected["refunded_amount"].to_list())
 
-    quiet = _run({"range": ["2026-02-15", "2026-02-28"]})
+    quiet = _run({"range": ["2026-02-15", "2026-02-28"], "tab": "Refunds"})
     assert any("No refunds in this period" in i.value for i in quiet.info)
 
 

@@ -246,17 +246,26 @@ def test_uptime_runs_host_and_a_collector_that_is_down(platform):
     platform_uptime = rounds["ok"].mean()
     shown = _metrics(at)
     assert shown["Platform uptime"][0] == format_value(platform_uptime, "percent")
+    assert shown["Last pipeline run"][0] == "Failure"
+    assert f"127.0.0.1:{port}/metrics" in _text(at) and "not running" in _text(at)
+    # Per-service uptime and the host are tabs of their own, chosen in the URL.
+    at = _run({"window": "Last 24 hours", "tab": "Uptime"})
+    assert not at.exception, [e.message for e in at.exception]
     collector = probes.filter(pl.col("service") == "collector")["ok"].mean()
-    assert shown["Collector"][0] == format_value(collector, "percent")
+    assert _metrics(at)["Collector"][0] == format_value(collector, "percent")
     assert f"downtime {len(DOWN)} min" in _text(at)
-    assert shown["Failed runs"][0] == "1" and shown["Last pipeline run"][0] == "Failure"
+    at = _run({"window": "Last 24 hours", "tab": "Host"})
+    assert not at.exception, [e.message for e in at.exception]
+    assert "No host history" not in _text(at) and "Host" in [t.label for t in at.tabs]
+    at = _run({"window": "Last 24 hours", "tab": "Pipeline runs"})
+    assert not at.exception, [e.message for e in at.exception]
     from orchestration.materialize import instance_for
 
     runs = instance_for(settings).get_run_records()
     recent = [r for r in runs if r.create_timestamp >= NOW - dt.timedelta(hours=23)]
+    shown = _metrics(at)
+    assert shown["Failed runs"][0] == "1"
     assert shown["Runs (last 24 hours)"][0] == str(len(recent)) and len(recent) >= 1
-    assert f"127.0.0.1:{port}/metrics" in _text(at) and "not running" in _text(at)
-    assert "No host history" not in _text(at)
 
 
 def test_a_running_collector_is_read_live(platform):

@@ -4,7 +4,7 @@ drill-down breadcrumb; and the way a chart or table is shown (text alternative, 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -82,6 +82,26 @@ def breadcrumb(view: View, root: str = "All data") -> None:
         if st.button("Undo", key="crumb_undo", icon=":material/undo:"):
             drill_back(len(view.drills) - 1)
             st.rerun()
+
+
+TAB_PARAM = "tab"
+
+
+def section_tabs(sections: Mapping[str, Callable[[], None]], *, key: str = TAB_PARAM) -> str:
+    """The page's further sections as tabs, of which only the open one runs and renders.
+
+    A browser spends 40–100 ms drawing each Vega chart, so a page that draws all its sections
+    at once is slow to open however fast its queries are. The open tab lives in the URL
+    (``?tab=Refunds``): a permalink reopens it, and AppTests choose one the same way.
+    ``sections`` maps each tab's label to the function that draws it. Returns the open label."""
+    tabs = st.tabs(list(sections), key=key, on_change="rerun", bind="query-params")
+    opened = next(iter(sections))
+    for (label, draw), tab in zip(sections.items(), tabs, strict=True):
+        if tab.open:
+            opened = label
+            with tab:
+                draw()
+    return opened
 
 
 def show_chart(

@@ -36,6 +36,7 @@ from apps.streamlit.components.layout import (
     data_table,
     empty_state,
     page_header,
+    section_tabs,
     show_chart,
 )
 from apps.streamlit.components.state import global_filters
@@ -457,463 +458,478 @@ def live_panel() -> None:
 
 live_panel()
 
-# ---- API -----------------------------------------------------------------------------------------
-st.subheader("API latency and errors")
-if bounds is None or hourly.is_empty():
-    empty_state(
-        "No API requests in this date range. The backend's `API Request` events land in "
-        "`sys_api_latency_hourly` with every materialization: widen the range or run "
-        "`pulse materialize`."
-    )
-else:
-    measure = (
-        st.segmented_control(
-            "Measure",
-            options=list(MEASURES),
-            default="p95_latency_ms",
-            format_func=lambda m: MEASURES[m][0],
-            key="measure",
-            bind="query-params",
-        )
-        or "p95_latency_ms"
-    )
-    label, unit = MEASURES[measure]
-    one_day = period.start == period.end
-    x, fmt = ("request_hour", "%H:%M") if one_day else ("request_date", "%b %d")
-    series = latency_rollup(hourly, [x]).sort(x)
-    overlay = None
-    if hourly_before is not None and hourly_before.height and not one_day:
-        before = latency_rollup(hourly_before, ["request_date"]).sort("request_date")
-        overlay = before.select(
-            shifted_onto("request_date", comparison, period).alias("request_date"),
-            pl.col(measure),
-        )
-    left, right = st.columns(2)
-    with left:
-        show_chart(
-            charts.line_chart(
-                series,
-                x=x,
-                y=measure,
-                title=f"{label}, all endpoints, per {'hour' if one_day else 'day'}",
-                y_title=label,
-                unit=unit,
-                comparison=overlay,
-                comparison_label=COMPARE_MODES[view.compare].lower(),
-                select=None if one_day else "api_day",
-                time_format=fmt,
-            ),
-            key="api_total_chart",
-            selection=None if one_day else "api_day",
-            drill=None if one_day else {"request_date": "day"},
-        )
-        if not one_day:
-            st.caption("Click a day to see its hours; the breadcrumb above undoes it.")
-    with right:
-        by_endpoint = latency_rollup(hourly, [x, "endpoint"]).sort(x)
-        show_chart(
-            charts.line_chart(
-                by_endpoint,
-                x=x,
-                y=measure,
-                color="endpoint",
-                title=f"{label} by endpoint",
-                y_title=label,
-                unit=unit,
-                time_format=fmt,
-            ),
-            key="api_endpoint_chart",
-        )
-    endpoints = worst_endpoints(hourly)
-    if hourly_before is not None and hourly_before.height:
-        prior = latency_rollup(hourly_before, ["endpoint"]).select(
-            "endpoint",
-            pl.col("p95_latency_ms").alias("p95_before"),
-            pl.col("error_rate").alias("error_rate_before"),
-        )
-        endpoints = endpoints.join(prior, on="endpoint", how="left", maintain_order="left")
-        endpoints = endpoints.with_columns(
-            p95_change=(pl.col("p95_latency_ms") - pl.col("p95_before")) / pl.col("p95_before")
-        ).drop("p95_before", "error_rate_before")
-    st.markdown("**Endpoints, worst first** (by error rate, then p95 latency)")
-    shown = endpoints.select(
-        "endpoint",
-        "requests",
-        "error_rate",
-        "client_error_rate",
-        "p50_latency_ms",
-        "p95_latency_ms",
-        "p99_latency_ms",
-        "max_latency_ms",
-        *(["p95_change"] if "p95_change" in endpoints.columns else []),
-    )
-    data_table(
-        shown,
-        key="endpoint_table",
-        formats={
-            "requests": "count",
-            "error_rate": "percent",
-            "client_error_rate": "percent",
-            "p50_latency_ms": "ms",
-            "p95_latency_ms": "ms",
-            "p99_latency_ms": "ms",
-            "max_latency_ms": "ms",
-            "p95_change": "percent",
-        },
-        labels={
-            "error_rate": "5xx rate",
-            "client_error_rate": "4xx rate",
-            "p50_latency_ms": "p50",
-            "p95_latency_ms": "p95",
-            "p99_latency_ms": "p99",
-            "max_latency_ms": "slowest",
-            "p95_change": "p95 change",
-        },
-        searchable=False,
-    )
-    st.caption(
-        "Per endpoint and hour the percentiles are exact; over several hours they are the "
-        "request-weighted mean of the hourly percentiles. Counts and rates are exact."
-    )
 
-# ---- ingestion -----------------------------------------------------------------------------------
-st.subheader("Ingestion: throughput and lag")
-if bounds is not None:
-    pipeline = ql.table(
-        "sys_pipeline_health",
-        between=("health_date", period.start, period.end),
-        order_by="health_date",
-        page=PAGE,
-    ).frame
-    if pipeline.is_empty():
-        empty_state("No ingestion history in this date range: widen the range.")
+def _api() -> None:
+    if bounds is None or hourly.is_empty():
+        empty_state(
+            "No API requests in this date range. The backend's `API Request` events land in "
+            "`sys_api_latency_hourly` with every materialization: widen the range or run "
+            "`pulse materialize`."
+        )
     else:
-        landed = int(pipeline["rows_landed"].sum())
-        quarantined = int(pipeline["quarantined"].sum())
-        cols = st.columns(4)
-        cols[0].metric("Rows landed", charts.format_value(landed, "count", compact=True))
-        cols[1].metric(
-            "Quarantined",
-            charts.format_value(quarantined, "count", compact=True),
-            help="Messages the collector rejected (by received day); see the Data quality page.",
+        measure = (
+            st.segmented_control(
+                "Measure",
+                options=list(MEASURES),
+                default="p95_latency_ms",
+                format_func=lambda m: MEASURES[m][0],
+                key="measure",
+                bind="query-params",
+            )
+            or "p95_latency_ms"
         )
-        cols[2].metric(
-            "Duplicates removed",
-            charts.format_value(int(pipeline["duplicate_rows"].sum()), "count", compact=True),
-        )
-        worst_lag = pipeline["p99_ingestion_lag_seconds"].max()
-        cols[3].metric(
-            "Worst-day p99 lag",
-            duration(float(worst_lag)) if worst_lag is not None else "–",  # type: ignore[arg-type]
-            help="received_at − event time, 99th percentile of the worst day in the range.",
-        )
+        label, unit = MEASURES[measure]
+        one_day = period.start == period.end
+        x, fmt = ("request_hour", "%H:%M") if one_day else ("request_date", "%b %d")
+        series = latency_rollup(hourly, [x]).sort(x)
+        overlay = None
+        if hourly_before is not None and hourly_before.height and not one_day:
+            before = latency_rollup(hourly_before, ["request_date"]).sort("request_date")
+            overlay = before.select(
+                shifted_onto("request_date", comparison, period).alias("request_date"),
+                pl.col(measure),
+            )
         left, right = st.columns(2)
         with left:
-            volume = pipeline.select(
-                pl.col("health_date").alias("day"),
-                pl.col("rows_landed").cast(pl.Float64).alias("Landed"),
-                pl.col("quarantined").cast(pl.Float64).alias("Quarantined"),
-            ).unpivot(index="day", variable_name="rows", value_name="count")
-            show_chart(
-                charts.bar_chart(
-                    volume,
-                    x="day",
-                    y="count",
-                    color="rows",
-                    temporal=True,
-                    unit="count",
-                    title="Rows landed in bronze per day",
-                ),
-                key="pipeline_volume",
-            )
-        with right:
-            divisor, lag_unit = lag_scale(worst_lag)  # type: ignore[arg-type]
-            lag = (
-                pipeline.filter(pl.col("p50_ingestion_lag_seconds").is_not_null())
-                .select(
-                    pl.col("health_date").alias("day"),
-                    (pl.col("p50_ingestion_lag_seconds") / divisor).alias("p50"),
-                    (pl.col("p99_ingestion_lag_seconds") / divisor).alias("p99"),
-                )
-                .unpivot(index="day", variable_name="percentile", value_name="lag")
-            )
             show_chart(
                 charts.line_chart(
-                    lag,
-                    x="day",
-                    y="lag",
-                    color="percentile",
-                    title=f"Ingestion lag per event day ({lag_unit})",
-                    y_title=lag_unit,
-                    unit="count" if (worst_lag or 0) / divisor >= 10 else "ratio",
+                    series,
+                    x=x,
+                    y=measure,
+                    title=f"{label}, all endpoints, per {'hour' if one_day else 'day'}",
+                    y_title=label,
+                    unit=unit,
+                    comparison=overlay,
+                    comparison_label=COMPARE_MODES[view.compare].lower(),
+                    select=None if one_day else "api_day",
+                    time_format=fmt,
                 ),
-                key="pipeline_lag",
+                key="api_total_chart",
+                selection=None if one_day else "api_day",
+                drill=None if one_day else {"request_date": "day"},
             )
-        if pipeline["late_event_share"].max() == 1.0:  # type: ignore[operator]
-            st.caption(
-                "Every event of these days arrived more than a day after it happened: a "
-                "backfill (e.g. the demo's bulk load), not live traffic."
+            if not one_day:
+                st.caption("Click a day to see its hours; the breadcrumb above undoes it.")
+        with right:
+            by_endpoint = latency_rollup(hourly, [x, "endpoint"]).sort(x)
+            show_chart(
+                charts.line_chart(
+                    by_endpoint,
+                    x=x,
+                    y=measure,
+                    color="endpoint",
+                    title=f"{label} by endpoint",
+                    y_title=label,
+                    unit=unit,
+                    time_format=fmt,
+                ),
+                key="api_endpoint_chart",
             )
-collector_history = tables.platform_metrics(["collector"], since.date(), now.date())
-if collector_history.height:
-    flush = collector_history.filter(pl.col("name") == "flush_lag_seconds_max").select(
-        pl.col("date").alias("day"), pl.col("value").alias("seconds")
-    )
-    if flush.height:
-        show_chart(
-            charts.line_chart(
-                flush,
-                x="day",
-                y="seconds",
-                title="Collector flush lag, daily maximum (probes)",
-                y_title="seconds",
-                unit="seconds",
-            ),
-            key="flush_history",
+        endpoints = worst_endpoints(hourly)
+        if hourly_before is not None and hourly_before.height:
+            prior = latency_rollup(hourly_before, ["endpoint"]).select(
+                "endpoint",
+                pl.col("p95_latency_ms").alias("p95_before"),
+                pl.col("error_rate").alias("error_rate_before"),
+            )
+            endpoints = endpoints.join(prior, on="endpoint", how="left", maintain_order="left")
+            endpoints = endpoints.with_columns(
+                p95_change=(pl.col("p95_latency_ms") - pl.col("p95_before")) / pl.col("p95_before")
+            ).drop("p95_before", "error_rate_before")
+        st.markdown("**Endpoints, worst first** (by error rate, then p95 latency)")
+        shown = endpoints.select(
+            "endpoint",
+            "requests",
+            "error_rate",
+            "client_error_rate",
+            "p50_latency_ms",
+            "p95_latency_ms",
+            "p99_latency_ms",
+            "max_latency_ms",
+            *(["p95_change"] if "p95_change" in endpoints.columns else []),
         )
-
-# ---- uptime --------------------------------------------------------------------------------------
-st.subheader("Uptime")
-with st.expander("How uptime is measured"):
-    st.markdown(UPTIME_DEFINITION)
-if up.rounds == 0:
-    empty_state(
-        f"No health probes in the {window_label.lower()}: the `platform_telemetry` sensor "
-        "probes every service once a minute while the Dagster daemon runs (`pulse serve` or "
-        "`make demo`)."
-    )
-else:
-    used, budget = up.down_minutes, up.budget_minutes
-    st.caption(
-        f"Platform {charts.format_value(up.platform, 'percent')} over {up.rounds:,} probe "
-        f"minutes ({charts.format_value(up.coverage, 'percent')} of the window observed) · "
-        f"downtime {used:,.0f} min of the {budget:,.1f} min the 99.5 % target allows."
-    )
-    service_cols = st.columns(max(up.services.height, 1))
-    for col, row in zip(service_cols, up.services.iter_rows(named=True), strict=False):
-        with col:
-            st.metric(
-                row["service"].title(),
-                charts.format_value(row["uptime"], "percent"),
-                help=f"{row['ok_probes']:,} of {row['probes']:,} probes ok; last probe "
-                f"{row['last_probe']:%b %d %H:%M} UTC",
-            )
-            if row["meets_target"]:
-                st.badge("On target", color="green")
-            else:
-                st.badge(f"Below 99.5 % · down {row['down_minutes']:,.0f} min", color="red")
-            if not row["last_ok"]:
-                st.caption(f"Failing now: {row['last_error'] or 'not ready'}")
-    per_hour = (
-        probes.filter(pl.col("probed_at") >= since)
-        .group_by(hour=pl.col("probed_at").dt.truncate("1h"), service=pl.col("service"))
-        .agg(uptime=pl.col("ok").mean())
-        .sort("hour")
-    )
-    show_chart(
-        charts.line_chart(
-            per_hour,
-            x="hour",
-            y="uptime",
-            color="service",
-            title="Uptime per hour by service (target 99.5 %)",
-            y_title="uptime",
-            unit="percent",
-            time_format=time_format_for(per_hour["hour"]),
-        ),
-        key="uptime_chart",
-    )
-
-# ---- host ----------------------------------------------------------------------------------------
-st.subheader("Host")
-samples = tables.host_samples(since)
-if samples.height:
-    host_series = samples.select(
-        pl.col("sampled_at").alias("time"),
-        (pl.col("cpu_percent") / 100).alias("CPU"),
-        (pl.col("memory_percent") / 100).alias("Memory"),
-        (pl.col("disk_percent") / 100).alias("Disk"),
-    ).unpivot(index="time", variable_name="resource", value_name="used")
-    show_chart(
-        charts.line_chart(
-            host_series,
-            x="time",
-            y="used",
-            color="resource",
-            title="Host CPU, memory and disk (every minute)",
-            y_title="used",
-            unit="percent",
-            time_format=time_format_for(samples["sampled_at"]),
-        ),
-        key="host_chart",
-    )
-else:
-    host_daily = tables.platform_metrics(["host"], since.date(), now.date())
-    if host_daily.height:
-        show_chart(
-            charts.line_chart(
-                host_daily.select(
-                    pl.col("date").alias("day"),
-                    pl.col("name").alias("measure"),
-                    (pl.col("value") / 100).alias("used"),
-                ).filter(pl.col("measure") != "load_1m_max"),
-                x="day",
-                y="used",
-                color="measure",
-                title="Host per day (from the system mart)",
-                unit="percent",
-            ),
-            key="host_daily_chart",
-        )
-    else:
-        empty_state(
-            f"No host history in the {window_label.lower()}: the `platform_telemetry` sensor "
-            "samples CPU, memory and disk every minute while the Dagster daemon runs. "
-            "The live panel above shows the host now."
-        )
-capacity = tables.platform_metrics(["capacity"]).filter(pl.col("name") != "events")
-if capacity.height:
-    latest_day = capacity["date"].max()
-    current = capacity.filter(pl.col("date") == latest_day)
-    with st.expander(f"Capacity (system mart, {latest_day:%b %d})"):  # type: ignore[str-format]
-        overall = {
-            r["name"]: r["value"]
-            for r in current.filter(pl.col("dimension") == "").iter_rows(named=True)
-        }
-        per_day = current.filter(pl.col("name") == "events_per_day_7d_avg")["value"]
-        st.caption(
-            f"Lake {overall.get('lake_bytes', 0) / 1e6:,.1f} MB · data dir "
-            f"{overall.get('data_dir_bytes', 0) / 1e6:,.1f} MB"
-            + (
-                f" · growing {overall['lake_bytes_growth_per_day'] / 1e6:,.2f} MB/day"
-                if "lake_bytes_growth_per_day" in overall
-                else ""
-            )
-            + (f" · {per_day[0]:,.0f} events/day (7-day mean)" if per_day.len() else "")
-        )
-        per_table = current.filter(pl.col("name").is_in(["rows", "disk_bytes", "files"]))
-        if per_table.height:
-            per_table = (
-                per_table.pivot(on="name", index="dimension", values="value")
-                .rename({"dimension": "table"})
-                .with_columns(
-                    (pl.col(c) if c in per_table["name"] else pl.lit(None, pl.Float64)).alias(c)
-                    for c in ("rows", "disk_bytes", "files")
-                )
-                .with_columns(disk_mb=pl.col("disk_bytes") / 1e6)
-                .select("table", "rows", "files", "disk_mb")
-                .sort("disk_mb", descending=True, nulls_last=True)
-            )
-            data_table(
-                per_table,
-                key="capacity_table",
-                formats={"rows": "count", "files": "count", "disk_mb": "number"},
-                labels={"disk_mb": "on disk (MB)"},
-                searchable=False,
-            )
-
-# ---- runs ----------------------------------------------------------------------------------------
-st.subheader("Pipeline runs (Dagster)")
-if runs is None or runs.is_empty():
-    empty_state(
-        "No Dagster run yet: `pulse materialize` runs the pipeline once; `pulse serve` "
-        "starts the schedules."
-    )
-else:
-    finished = runs_window.filter(pl.col("duration_s").is_not_null())  # type: ignore[union-attr]
-    failed = int(runs_window["status"].is_in(["FAILURE", "CANCELED"]).sum())  # type: ignore[index]
-    cols = st.columns(4)
-    cols[0].metric(f"Runs ({window_label.lower()})", f"{runs_window.height:,}")  # type: ignore[union-attr]
-    cols[1].metric(
-        "Failed runs",
-        f"{failed:,}",
-        help="Runs that failed or were cancelled in the operations window.",
-    )
-    cols[2].metric(
-        "p50 duration",
-        duration(finished["duration_s"].median()) if finished.height else "–",  # type: ignore[arg-type]
-    )
-    cols[3].metric(
-        "p95 duration",
-        duration(finished["duration_s"].quantile(0.95, "linear")) if finished.height else "–",  # type: ignore[arg-type]
-    )
-    by_job = run_summary(runs_window)  # type: ignore[arg-type]
-    if by_job.height:
-        st.markdown("**By job** (jobs with failures first)")
         data_table(
-            by_job.with_columns(pl.col("last_status").str.to_titlecase()),
-            key="runs_by_job",
+            shown,
+            key="endpoint_table",
             formats={
-                "runs": "count",
-                "failed": "count",
-                "failure_rate": "percent",
-                "p50_s": "seconds",
-                "p95_s": "seconds",
-                "max_s": "seconds",
-                "last_run": "datetime",
+                "requests": "count",
+                "error_rate": "percent",
+                "client_error_rate": "percent",
+                "p50_latency_ms": "ms",
+                "p95_latency_ms": "ms",
+                "p99_latency_ms": "ms",
+                "max_latency_ms": "ms",
+                "p95_change": "percent",
             },
             labels={
-                "failure_rate": "failure rate",
-                "p50_s": "p50",
-                "p95_s": "p95",
-                "max_s": "longest",
-                "last_status": "last status",
-                "last_run": "last run (UTC)",
+                "error_rate": "5xx rate",
+                "client_error_rate": "4xx rate",
+                "p50_latency_ms": "p50",
+                "p95_latency_ms": "p95",
+                "p99_latency_ms": "p99",
+                "max_latency_ms": "slowest",
+                "p95_change": "p95 change",
             },
             searchable=False,
         )
-    st.markdown("**Latest runs**")
-    data_table(
-        runs.head(25).select(
-            pl.col("run_id").str.slice(0, 8).alias("run"),
-            "job",
-            pl.col("status").str.to_titlecase(),
-            "created_at",
-            "duration_s",
-            "trigger",
-        ),
-        key="runs_table",
-        formats={"duration_s": "seconds", "created_at": "datetime"},
-        labels={"created_at": "started (UTC)", "duration_s": "duration"},
-    )
-
-# ---- query performance ---------------------------------------------------------------------------
-st.subheader("Dashboard query performance")
-if not queries.queries:
-    empty_state(
-        f"No dashboard queries logged in the {window_label.lower()}: every query-layer call is "
-        "written to `system/query_log` a few seconds after it runs."
-    )
-else:
-    cols = st.columns(4)
-    cols[0].metric("Queries", f"{queries.queries:,}")
-    cols[1].metric(
-        "p50",
-        charts.format_value(float(log["duration_ms"].median()), "ms"),  # type: ignore[arg-type]
-    )
-    cols[2].metric(
-        "Cache hit rate",
-        charts.format_value(queries.cache_hit_rate, "percent"),
-        help="Calls the query layer answered entirely from its cache.",
-    )
-    cols[3].metric("Errors", charts.format_value(queries.error_rate, "percent"))
-    left, right = st.columns(2)
-    with left:
-        show_chart(
-            charts.bar_chart(
-                queries.by_page,
-                x="page",
-                y="p95_ms",
-                unit="ms",
-                horizontal=True,
-                title="p95 query time by page",
-            ),
-            key="query_pages_chart",
+        st.caption(
+            "Per endpoint and hour the percentiles are exact; over several hours they are the "
+            "request-weighted mean of the hourly percentiles. Counts and rates are exact."
         )
-    with right:
+
+
+def _ingestion() -> None:
+    if bounds is not None:
+        pipeline = ql.table(
+            "sys_pipeline_health",
+            between=("health_date", period.start, period.end),
+            order_by="health_date",
+            page=PAGE,
+        ).frame
+        if pipeline.is_empty():
+            empty_state("No ingestion history in this date range: widen the range.")
+        else:
+            landed = int(pipeline["rows_landed"].sum())
+            quarantined = int(pipeline["quarantined"].sum())
+            cols = st.columns(4)
+            cols[0].metric("Rows landed", charts.format_value(landed, "count", compact=True))
+            cols[1].metric(
+                "Quarantined",
+                charts.format_value(quarantined, "count", compact=True),
+                help="Messages the collector rejected (by received day); see the Data quality page.",
+            )
+            cols[2].metric(
+                "Duplicates removed",
+                charts.format_value(int(pipeline["duplicate_rows"].sum()), "count", compact=True),
+            )
+            worst_lag = pipeline["p99_ingestion_lag_seconds"].max()
+            cols[3].metric(
+                "Worst-day p99 lag",
+                duration(float(worst_lag)) if worst_lag is not None else "–",  # type: ignore[arg-type]
+                help="received_at − event time, 99th percentile of the worst day in the range.",
+            )
+            left, right = st.columns(2)
+            with left:
+                volume = pipeline.select(
+                    pl.col("health_date").alias("day"),
+                    pl.col("rows_landed").cast(pl.Float64).alias("Landed"),
+                    pl.col("quarantined").cast(pl.Float64).alias("Quarantined"),
+                ).unpivot(index="day", variable_name="rows", value_name="count")
+                show_chart(
+                    charts.bar_chart(
+                        volume,
+                        x="day",
+                        y="count",
+                        color="rows",
+                        temporal=True,
+                        unit="count",
+                        title="Rows landed in bronze per day",
+                    ),
+                    key="pipeline_volume",
+                )
+            with right:
+                divisor, lag_unit = lag_scale(worst_lag)  # type: ignore[arg-type]
+                lag = (
+                    pipeline.filter(pl.col("p50_ingestion_lag_seconds").is_not_null())
+                    .select(
+                        pl.col("health_date").alias("day"),
+                        (pl.col("p50_ingestion_lag_seconds") / divisor).alias("p50"),
+                        (pl.col("p99_ingestion_lag_seconds") / divisor).alias("p99"),
+                    )
+                    .unpivot(index="day", variable_name="percentile", value_name="lag")
+                )
+                show_chart(
+                    charts.line_chart(
+                        lag,
+                        x="day",
+                        y="lag",
+                        color="percentile",
+                        title=f"Ingestion lag per event day ({lag_unit})",
+                        y_title=lag_unit,
+                        unit="count" if (worst_lag or 0) / divisor >= 10 else "ratio",
+                    ),
+                    key="pipeline_lag",
+                )
+            if pipeline["late_event_share"].max() == 1.0:  # type: ignore[operator]
+                st.caption(
+                    "Every event of these days arrived more than a day after it happened: a "
+                    "backfill (e.g. the demo's bulk load), not live traffic."
+                )
+    collector_history = tables.platform_metrics(["collector"], since.date(), now.date())
+    if collector_history.height:
+        flush = collector_history.filter(pl.col("name") == "flush_lag_seconds_max").select(
+            pl.col("date").alias("day"), pl.col("value").alias("seconds")
+        )
+        if flush.height:
+            show_chart(
+                charts.line_chart(
+                    flush,
+                    x="day",
+                    y="seconds",
+                    title="Collector flush lag, daily maximum (probes)",
+                    y_title="seconds",
+                    unit="seconds",
+                ),
+                key="flush_history",
+            )
+
+
+def _uptime() -> None:
+    with st.expander("How uptime is measured"):
+        st.markdown(UPTIME_DEFINITION)
+    if up.rounds == 0:
+        empty_state(
+            f"No health probes in the {window_label.lower()}: the `platform_telemetry` sensor "
+            "probes every service once a minute while the Dagster daemon runs (`pulse serve` or "
+            "`make demo`)."
+        )
+    else:
+        used, budget = up.down_minutes, up.budget_minutes
+        st.caption(
+            f"Platform {charts.format_value(up.platform, 'percent')} over {up.rounds:,} probe "
+            f"minutes ({charts.format_value(up.coverage, 'percent')} of the window observed) · "
+            f"downtime {used:,.0f} min of the {budget:,.1f} min the 99.5 % target allows."
+        )
+        service_cols = st.columns(max(up.services.height, 1))
+        for col, row in zip(service_cols, up.services.iter_rows(named=True), strict=False):
+            with col:
+                st.metric(
+                    row["service"].title(),
+                    charts.format_value(row["uptime"], "percent"),
+                    help=f"{row['ok_probes']:,} of {row['probes']:,} probes ok; last probe "
+                    f"{row['last_probe']:%b %d %H:%M} UTC",
+                )
+                if row["meets_target"]:
+                    st.badge("On target", color="green")
+                else:
+                    st.badge(f"Below 99.5 % · down {row['down_minutes']:,.0f} min", color="red")
+                if not row["last_ok"]:
+                    st.caption(f"Failing now: {row['last_error'] or 'not ready'}")
+        per_hour = (
+            probes.filter(pl.col("probed_at") >= since)
+            .group_by(hour=pl.col("probed_at").dt.truncate("1h"), service=pl.col("service"))
+            .agg(uptime=pl.col("ok").mean())
+            .sort("hour")
+        )
+        show_chart(
+            charts.line_chart(
+                per_hour,
+                x="hour",
+                y="uptime",
+                color="service",
+                title="Uptime per hour by service (target 99.5 %)",
+                y_title="uptime",
+                unit="percent",
+                time_format=time_format_for(per_hour["hour"]),
+            ),
+            key="uptime_chart",
+        )
+
+
+def _host() -> None:
+    samples = tables.host_samples(since)
+    if samples.height:
+        host_series = samples.select(
+            pl.col("sampled_at").alias("time"),
+            (pl.col("cpu_percent") / 100).alias("CPU"),
+            (pl.col("memory_percent") / 100).alias("Memory"),
+            (pl.col("disk_percent") / 100).alias("Disk"),
+        ).unpivot(index="time", variable_name="resource", value_name="used")
+        show_chart(
+            charts.line_chart(
+                host_series,
+                x="time",
+                y="used",
+                color="resource",
+                title="Host CPU, memory and disk (every minute)",
+                y_title="used",
+                unit="percent",
+                time_format=time_format_for(samples["sampled_at"]),
+            ),
+            key="host_chart",
+        )
+    else:
+        host_daily = tables.platform_metrics(["host"], since.date(), now.date())
+        if host_daily.height:
+            show_chart(
+                charts.line_chart(
+                    host_daily.select(
+                        pl.col("date").alias("day"),
+                        pl.col("name").alias("measure"),
+                        (pl.col("value") / 100).alias("used"),
+                    ).filter(pl.col("measure") != "load_1m_max"),
+                    x="day",
+                    y="used",
+                    color="measure",
+                    title="Host per day (from the system mart)",
+                    unit="percent",
+                ),
+                key="host_daily_chart",
+            )
+        else:
+            empty_state(
+                f"No host history in the {window_label.lower()}: the `platform_telemetry` sensor "
+                "samples CPU, memory and disk every minute while the Dagster daemon runs. "
+                "The live panel above shows the host now."
+            )
+    capacity = tables.platform_metrics(["capacity"]).filter(pl.col("name") != "events")
+    if capacity.height:
+        latest_day = capacity["date"].max()
+        current = capacity.filter(pl.col("date") == latest_day)
+        with st.expander(f"Capacity (system mart, {latest_day:%b %d})"):  # type: ignore[str-format]
+            overall = {
+                r["name"]: r["value"]
+                for r in current.filter(pl.col("dimension") == "").iter_rows(named=True)
+            }
+            per_day = current.filter(pl.col("name") == "events_per_day_7d_avg")["value"]
+            st.caption(
+                f"Lake {overall.get('lake_bytes', 0) / 1e6:,.1f} MB · data dir "
+                f"{overall.get('data_dir_bytes', 0) / 1e6:,.1f} MB"
+                + (
+                    f" · growing {overall['lake_bytes_growth_per_day'] / 1e6:,.2f} MB/day"
+                    if "lake_bytes_growth_per_day" in overall
+                    else ""
+                )
+                + (f" · {per_day[0]:,.0f} events/day (7-day mean)" if per_day.len() else "")
+            )
+            per_table = current.filter(pl.col("name").is_in(["rows", "disk_bytes", "files"]))
+            if per_table.height:
+                per_table = (
+                    per_table.pivot(on="name", index="dimension", values="value")
+                    .rename({"dimension": "table"})
+                    .with_columns(
+                        (pl.col(c) if c in per_table["name"] else pl.lit(None, pl.Float64)).alias(c)
+                        for c in ("rows", "disk_bytes", "files")
+                    )
+                    .with_columns(disk_mb=pl.col("disk_bytes") / 1e6)
+                    .select("table", "rows", "files", "disk_mb")
+                    .sort("disk_mb", descending=True, nulls_last=True)
+                )
+                data_table(
+                    per_table,
+                    key="capacity_table",
+                    formats={"rows": "count", "files": "count", "disk_mb": "number"},
+                    labels={"disk_mb": "on disk (MB)"},
+                    searchable=False,
+                )
+
+
+def _runs() -> None:
+    if runs is None or runs.is_empty():
+        empty_state(
+            "No Dagster run yet: `pulse materialize` runs the pipeline once; `pulse serve` "
+            "starts the schedules."
+        )
+    else:
+        finished = runs_window.filter(pl.col("duration_s").is_not_null())  # type: ignore[union-attr]
+        failed = int(runs_window["status"].is_in(["FAILURE", "CANCELED"]).sum())  # type: ignore[index]
+        cols = st.columns(4)
+        cols[0].metric(f"Runs ({window_label.lower()})", f"{runs_window.height:,}")  # type: ignore[union-attr]
+        cols[1].metric(
+            "Failed runs",
+            f"{failed:,}",
+            help="Runs that failed or were cancelled in the operations window.",
+        )
+        cols[2].metric(
+            "p50 duration",
+            duration(finished["duration_s"].median()) if finished.height else "–",  # type: ignore[arg-type]
+        )
+        cols[3].metric(
+            "p95 duration",
+            duration(finished["duration_s"].quantile(0.95, "linear")) if finished.height else "–",  # type: ignore[arg-type]
+        )
+        by_job = run_summary(runs_window)  # type: ignore[arg-type]
+        if by_job.height:
+            st.markdown("**By job** (jobs with failures first)")
+            data_table(
+                by_job.with_columns(pl.col("last_status").str.to_titlecase()),
+                key="runs_by_job",
+                formats={
+                    "runs": "count",
+                    "failed": "count",
+                    "failure_rate": "percent",
+                    "p50_s": "seconds",
+                    "p95_s": "seconds",
+                    "max_s": "seconds",
+                    "last_run": "datetime",
+                },
+                labels={
+                    "failure_rate": "failure rate",
+                    "p50_s": "p50",
+                    "p95_s": "p95",
+                    "max_s": "longest",
+                    "last_status": "last status",
+                    "last_run": "last run (UTC)",
+                },
+                searchable=False,
+            )
+        st.markdown("**Latest runs**")
         data_table(
-            queries.by_page,
-            key="query_pages",
+            runs.head(25).select(
+                pl.col("run_id").str.slice(0, 8).alias("run"),
+                "job",
+                pl.col("status").str.to_titlecase(),
+                "created_at",
+                "duration_s",
+                "trigger",
+            ),
+            key="runs_table",
+            formats={"duration_s": "seconds", "created_at": "datetime"},
+            labels={"created_at": "started (UTC)", "duration_s": "duration"},
+        )
+
+
+def _queries() -> None:
+    if not queries.queries:
+        empty_state(
+            f"No dashboard queries logged in the {window_label.lower()}: every query-layer call is "
+            "written to `system/query_log` a few seconds after it runs."
+        )
+    else:
+        cols = st.columns(4)
+        cols[0].metric("Queries", f"{queries.queries:,}")
+        cols[1].metric(
+            "p50",
+            charts.format_value(float(log["duration_ms"].median()), "ms"),  # type: ignore[arg-type]
+        )
+        cols[2].metric(
+            "Cache hit rate",
+            charts.format_value(queries.cache_hit_rate, "percent"),
+            help="Calls the query layer answered entirely from its cache.",
+        )
+        cols[3].metric("Errors", charts.format_value(queries.error_rate, "percent"))
+        left, right = st.columns(2)
+        with left:
+            show_chart(
+                charts.bar_chart(
+                    queries.by_page,
+                    x="page",
+                    y="p95_ms",
+                    unit="ms",
+                    horizontal=True,
+                    title="p95 query time by page",
+                ),
+                key="query_pages_chart",
+            )
+        with right:
+            data_table(
+                queries.by_page,
+                key="query_pages",
+                formats={
+                    "queries": "count",
+                    "p50_ms": "ms",
+                    "p95_ms": "ms",
+                    "max_ms": "ms",
+                    "cache_hit_rate": "percent",
+                    "errors": "count",
+                },
+                labels=QUERY_LABELS,
+                searchable=False,
+            )
+        st.markdown("**Queries, slowest p95 first**")
+        data_table(
+            queries.by_query.head(50),
+            key="query_shapes",
             formats={
                 "queries": "count",
                 "p50_ms": "ms",
@@ -923,58 +939,56 @@ else:
                 "errors": "count",
             },
             labels=QUERY_LABELS,
-            searchable=False,
         )
-    st.markdown("**Queries, slowest p95 first**")
-    data_table(
-        queries.by_query.head(50),
-        key="query_shapes",
-        formats={
-            "queries": "count",
-            "p50_ms": "ms",
-            "p95_ms": "ms",
-            "max_ms": "ms",
-            "cache_hit_rate": "percent",
-            "errors": "count",
-        },
-        labels=QUERY_LABELS,
-    )
-    with st.expander("Slowest calls"):
+        with st.expander("Slowest calls"):
+            data_table(
+                queries.slowest,
+                key="query_slowest",
+                formats={"duration_ms": "ms", "rows": "count", "logged_at": "datetime"},
+                labels={"logged_at": "at (UTC)", "duration_ms": "time", "cache_hit": "cached"},
+            )
+
+
+def _freshness() -> None:
+    marts = tables.mart_freshness()
+    if marts is None:
+        empty_state("Nothing published yet: run `pulse materialize`.")
+    else:
+        publication, freshness = marts
+        data_end = bounds[2].data_end if bounds else None
+        published_at = dt.datetime.fromisoformat(publication.published_at.replace("Z", "+00:00"))
+        st.caption(
+            f"Gold publication `{publication.id}`, published {published_at:%b %d %H:%M} UTC "
+            f"({duration((now - published_at).total_seconds())} ago)"
+            + (f"; its events end {data_end:%b %d, %Y}." if data_end else ".")
+            + " Marts behind the publication's last event day come first."
+        )
+        if data_end is not None:
+            freshness = freshness.with_columns(
+                days_behind=pl.when(pl.col("latest").is_not_null())
+                .then((pl.lit(data_end) - pl.col("latest")).dt.total_days().clip(lower_bound=0))
+                .otherwise(None)
+            ).sort("days_behind", "mart", descending=[True, False], nulls_last=True)
         data_table(
-            queries.slowest,
-            key="query_slowest",
-            formats={"duration_ms": "ms", "rows": "count", "logged_at": "datetime"},
-            labels={"logged_at": "at (UTC)", "duration_ms": "time", "cache_hit": "cached"},
+            freshness,
+            key="mart_freshness",
+            formats={"rows": "count", "days_behind": "count", "latest": "date"},
+            labels={"time_column": "time column", "latest": "latest", "days_behind": "days behind"},
+        )
+        st.caption(
+            "Monthly marts are stamped with the month's first day, snapshots (dimensions) have no "
+            "time column: being behind is expected for them."
         )
 
-# ---- freshness -----------------------------------------------------------------------------------
-st.subheader("Data freshness per mart")
-marts = tables.mart_freshness()
-if marts is None:
-    empty_state("Nothing published yet: run `pulse materialize`.")
-else:
-    publication, freshness = marts
-    data_end = bounds[2].data_end if bounds else None
-    published_at = dt.datetime.fromisoformat(publication.published_at.replace("Z", "+00:00"))
-    st.caption(
-        f"Gold publication `{publication.id}`, published {published_at:%b %d %H:%M} UTC "
-        f"({duration((now - published_at).total_seconds())} ago)"
-        + (f"; its events end {data_end:%b %d, %Y}." if data_end else ".")
-        + " Marts behind the publication's last event day come first."
-    )
-    if data_end is not None:
-        freshness = freshness.with_columns(
-            days_behind=pl.when(pl.col("latest").is_not_null())
-            .then((pl.lit(data_end) - pl.col("latest")).dt.total_days().clip(lower_bound=0))
-            .otherwise(None)
-        ).sort("days_behind", "mart", descending=[True, False], nulls_last=True)
-    data_table(
-        freshness,
-        key="mart_freshness",
-        formats={"rows": "count", "days_behind": "count", "latest": "date"},
-        labels={"time_column": "time column", "latest": "latest", "days_behind": "days behind"},
-    )
-    st.caption(
-        "Monthly marts are stamped with the month's first day, snapshots (dimensions) have no "
-        "time column: being behind is expected for them."
-    )
+
+section_tabs(
+    {
+        "API latency and errors": _api,
+        "Ingestion": _ingestion,
+        "Uptime": _uptime,
+        "Host": _host,
+        "Pipeline runs": _runs,
+        "Query performance": _queries,
+        "Data freshness": _freshness,
+    }
+)
