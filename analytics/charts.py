@@ -394,7 +394,11 @@ def donut_chart(
         f"{row[category]} {row['share']:.0%}"
         for _, row in frame.sort_values(value, ascending=False).iterrows()
     )
-    return _finish(chart, title, f"Donut chart of {title or value}: {parts}.", height)
+    # An arc has no axes that reserve room: the circle fills the view's height and the title is
+    # drawn above the view, where the page clips it. The title's room is padding instead.
+    return _finish(chart, title, f"Donut chart of {title or value}: {parts}.", height).properties(
+        padding={"top": 28 if title else 5, "left": 5, "right": 5, "bottom": 5}
+    )
 
 
 def scatter_chart(

@@ -59,7 +59,7 @@ def take(data_dir: Path, out: Path = OUT, query: str = "") -> list[Path]:
                     page.screenshot(path=str(path))
                     page.set_viewport_size({"width": width, "height": height})
                     written.append(path)
-                    print(f"  {path.relative_to(REPO)}")
+                    print(f"  {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
                 page.close()
             browser.close()
     finally:
