@@ -99,6 +99,10 @@ class DeltaSink:
     ) -> None:
         self.settings = settings
         self.paths: dict[str, Path] = {}
+        # One open table each, brought up to date before each append by reading only the commits
+        # since the last one: a path makes delta-rs load the table from scratch on every commit
+        # (about half the commit's CPU for commits of a few thousand rows).
+        self._open: dict[str, DeltaTable] = {}
         for table in tables:
             schema, partition_by = BRONZE_TABLES[table]
             path = settings.table_path("bronze", table)
@@ -123,13 +127,25 @@ class DeltaSink:
         schema, partition_by = BRONZE_TABLES[table]
         data = rows if isinstance(rows, pa.Table) else rows_to_table(rows, schema, columns)
         txns = [Transaction(app_id=app_id, version=version)] if app_id is not None else None
-        write_deltalake(
-            str(self.paths[table]),
-            data,
-            mode="append",
-            partition_by=partition_by,
-            commit_properties=CommitProperties(
-                app_transactions=txns, max_commit_retries=MAX_COMMIT_RETRIES
-            ),
-        )
+        target = self._open.get(table)
+        if target is not None:
+            try:
+                target.update_incremental()  # reads only the commits since the last append
+            except Exception:  # its history was rewritten (an erasure purges old versions)
+                target = None
+        if target is None:
+            target = self._open[table] = DeltaTable(str(self.paths[table]))
+        try:
+            write_deltalake(
+                target,
+                data,
+                mode="append",
+                partition_by=partition_by,
+                commit_properties=CommitProperties(
+                    app_transactions=txns, max_commit_retries=MAX_COMMIT_RETRIES
+                ),
+            )
+        except Exception:
+            self._open.pop(table, None)  # start again from the table's current state next time
+            raise
         return data.num_rows
