@@ -107,7 +107,9 @@ def test_grains_window_and_kind_come_from_the_url_and_a_cohort_opens(cohorts):
 
 
 def test_lifecycle_summary_is_the_mart_and_an_empty_range_says_what_to_do(lifecycle):
-    at = _run({"range": [str(START), str(END)]})
+    at = _run({"range": [str(START), str(END)], "tab": "Lifecycle"})  # a tab, chosen in the URL
+    assert not at.exception, [e.message for e in at.exception]
+    assert "cohort_heatmap" not in at.session_state  # only the open tab is drawn
     life = lifecycle.filter(pl.col("activity_date").is_between(START, END))
     text = " ".join(m.value for m in at.markdown)
     assert f"**{life['new_users'].sum():,}** members were active for the first time" in text
@@ -117,3 +119,28 @@ def test_lifecycle_summary_is_the_mart_and_an_empty_range_says_what_to_do(lifecy
     empty = _run({"range": ["2026-02-27", "2026-02-28"], "period_grain": "Months"})
     assert not empty.exception, [e.message for e in empty.exception]
     assert any("No cohort has completed a period" in i.value for i in empty.info)
+
+
+def test_comparison_tab_overlays_the_cohorts_in_the_url_and_names_the_biggest_loss(cohorts):
+    at = _run(
+        {
+            "range": [str(START), str(END)],
+            "tab": "Compare cohorts",
+            "compare_cohorts": ["2026-01-26", "2026-02-02"],
+        }
+    )
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.multiselect(key="compare_cohorts").value == ["2026-01-26", "2026-02-02"]
+    weekly = _rows(cohorts, "week", "week", "calendar", "n_day")
+    rates = {p: _rate(weekly, p) for p in sorted(set(weekly["period_number"]))}
+    drops = {p: rates[p - 1] - rates[p] for p in rates if p - 1 in rates}
+    worst = max(drops, key=drops.get)
+    week1 = weekly.filter(pl.col("period_number") == 1).sort("retention_rate", descending=True)
+    best, low = week1.row(0, named=True), week1.row(-1, named=True)
+    note = " ".join(m.value for m in at.markdown)
+    assert (
+        f"biggest loss is from week {worst - 1} to {worst} "
+        f"({format_value(drops[worst], 'percent')} of members)"
+    ) in note
+    assert f"the best cohort is {best['cohort_start']:%b %d} " in note
+    assert f"the weakest {low['cohort_start']:%b %d} " in note

@@ -42,7 +42,11 @@ for category in dict.fromkeys(i.category for i in catalogue):
     with st.expander(
         f"{CATEGORIES.get(category, category.title())} ({len(rows)})", expanded=not chosen
     ):
-        for info in rows:
-            st.markdown(
-                f"**[{info.label}](/metrics?metric={info.name})** `{info.name}` — {info.description}"
+        # One element per category, not per metric: each element costs the browser a render.
+        st.markdown(
+            "\n".join(
+                f"- **[{info.label}](/metrics?metric={info.name})** `{info.name}` — "
+                f"{info.description}"
+                for info in rows
             )
+        )

@@ -14,7 +14,13 @@ import streamlit as st
 from analytics import charts
 from analytics.periods import relative_change
 from apps.streamlit.components.cards import Card, kpi_card
-from apps.streamlit.components.layout import breadcrumb, data_table, empty_state, page_header
+from apps.streamlit.components.layout import (
+    breadcrumb,
+    data_table,
+    empty_state,
+    page_header,
+    section_tabs,
+)
 from apps.streamlit.components.state import global_filters
 from apps.streamlit.queries import data_bounds, kpi_targets, query_layer
 
@@ -207,8 +213,7 @@ st.caption(
     "day 7 after signup, weekly cohorts)."
 )
 
-# ---- the cohort matrix -----------------------------------------------------------------------
-st.subheader("Cohort retention")
+# ---- the cohort matrix (data; drawn in the "Cohort retention" tab) ---------------------------
 matrix = ql.table(
     "eng_cohort_retention",
     columns=["cohort_start", "cohort_size", "period_number", "retained_users", "retention_rate"],
@@ -217,13 +222,8 @@ matrix = ql.table(
     order_by=["cohort_start", "period_number"],
     page=PAGE,
 ).frame
-if matrix.is_empty():
-    empty_state(
-        "No cohort has completed a period in this range yet: widen the date range, or choose "
-        "shorter periods (cohort rows appear once a period has ended for every member)."
-    )
-    cohorts: list[dt.date] = []
-else:
+cohorts: list[dt.date] = []
+if not matrix.is_empty():
     matrix = matrix.with_columns(
         (
             pl.col("cohort_start").dt.strftime("%Y-%m-%d")
@@ -233,57 +233,9 @@ else:
         ).alias("cohort")
     )
     cohorts = matrix["cohort_start"].unique().sort().to_list()
-    labels = dict(zip(matrix["cohort"], matrix["cohort_start"], strict=False))
-    columns = matrix["period_number"].n_unique()
 
-    def pick_cohort() -> None:
-        """A click on a heatmap row opens that cohort (the selectbox below follows)."""
-        picked = st.session_state["cohort_heatmap"].selection.get("cohort_pick") or []
-        if picked and picked[0].get("cohort") in labels:
-            st.session_state[COHORT_PARAM] = labels[picked[0]["cohort"]].isoformat()
 
-    st.altair_chart(
-        charts.heatmap(
-            matrix,
-            x="period_number",
-            y="cohort",
-            value="retention_rate",
-            title=f"Share of each cohort active per {unit_name.lower()} since signup",
-            x_title=f"{unit_name}s since signup",
-            y_title="Cohort (members)",
-            text=columns <= 14,
-            select="cohort_pick",
-            height=110 + 30 * len(cohorts),  # title and axes take ~110 px
-        ),
-        key="cohort_heatmap",
-        on_select=pick_cohort,
-        selection_mode=["cohort_pick"],
-    )
-    st.caption(
-        "Click a cohort's row to look at it alone. A cell appears once that period has ended for "
-        "every member of the cohort, so recent cohorts have shorter rows."
-    )
-    wide = (
-        matrix.pivot(
-            on="period_number",
-            index=["cohort_start", "cohort_size"],
-            values="retention_rate",
-            sort_columns=True,
-        )
-        .sort("cohort_start")
-        .rename(lambda c: f"{unit_name} {c}" if c.isdigit() else c)
-    )
-    with st.expander("The matrix as a table"):
-        data_table(
-            wide,
-            key="matrix_table",
-            formats={c: "percent" for c in wide.columns if c.startswith(unit_name)}
-            | {"cohort_size": "count"},
-            labels={"cohort_start": "Cohort", "cohort_size": "Members"},
-            searchable=False,
-        )
-
-# ---- the average curve and one cohort --------------------------------------------------------
+# The average curve of the cohorts in view (drawn with one cohort, and overlaid on the comparison).
 average = ql.metrics(
     ["retained_users", "cohort_users"],
     start=cohort_start,
@@ -301,207 +253,274 @@ average = (
     .sort("period_number")
 )
 
-if cohorts:
-    options = [NO_COHORT, *(c.isoformat() for c in reversed(cohorts))]
-    if st.session_state.get(COHORT_PARAM) not in (None, *options):
-        st.session_state[COHORT_PARAM] = NO_COHORT  # a link to a cohort outside this view
-    chosen = st.selectbox(
-        "Cohort in detail",
-        options=options,
-        # The URL holds the formatted label: keep it the ISO date (?cohort=2026-01-19).
-        format_func=lambda c: "None (click a row)" if c == NO_COHORT else c,
-        key=COHORT_PARAM,
-        bind="query-params",
-        width=280,
-    )
-    if chosen and chosen != NO_COHORT:
-        day = dt.date.fromisoformat(chosen)
-        one = matrix.filter(pl.col("cohort_start") == day).sort("period_number")
-        size = one["cohort_size"][0]
-        st.markdown(
-            f"**Cohort of {day:%b %d, %Y}** — {size:,} members who signed up that "
-            f"{'week' if cohort_grain == 'week' else 'month'}."
+
+def _cohort_retention() -> None:
+    if matrix.is_empty():
+        empty_state(
+            "No cohort has completed a period in this range yet: widen the date range, or choose "
+            "shorter periods (cohort rows appear once a period has ended for every member)."
         )
-        left, right = st.columns(2)
-        with left:
-            st.altair_chart(
-                charts.curve_chart(
-                    pl.concat(
-                        [
-                            one.select(
-                                pl.lit(f"Cohort {chosen}").alias("cohort"),
-                                "period_number",
-                                "retention_rate",
-                            ),
-                            average.select("cohort", "period_number", "retention_rate"),
-                        ]
-                    ),
-                    x="period_number",
-                    y="retention_rate",
-                    color="cohort",
-                    highlight=f"Cohort {chosen}",
-                    title="This cohort against all cohorts in view",
-                    x_title=f"{unit_name}s since signup",
-                    y_title="Retained",
-                ),
-                key="cohort_detail_chart",
-            )
-        with right:
-            detail = one.join(
-                average.select("period_number", pl.col("retention_rate").alias("average_rate")),
+    else:
+        labels = dict(zip(matrix["cohort"], matrix["cohort_start"], strict=False))
+        columns = matrix["period_number"].n_unique()
+
+        def pick_cohort() -> None:
+            """A click on a heatmap row opens that cohort (the selectbox below follows)."""
+            picked = st.session_state["cohort_heatmap"].selection.get("cohort_pick") or []
+            if picked and picked[0].get("cohort") in labels:
+                st.session_state[COHORT_PARAM] = labels[picked[0]["cohort"]].isoformat()
+
+        st.altair_chart(
+            charts.heatmap(
+                matrix,
+                x="period_number",
+                y="cohort",
+                value="retention_rate",
+                title=f"Share of each cohort active per {unit_name.lower()} since signup",
+                x_title=f"{unit_name}s since signup",
+                y_title="Cohort (members)",
+                text=columns <= 14,
+                select="cohort_pick",
+                height=110 + 30 * len(cohorts),  # title and axes take ~110 px
+            ),
+            key="cohort_heatmap",
+            on_select=pick_cohort,
+            selection_mode=["cohort_pick"],
+        )
+        st.caption(
+            "Click a cohort's row to look at it alone. A cell appears once that period has ended for "
+            "every member of the cohort, so recent cohorts have shorter rows."
+        )
+        wide = (
+            matrix.pivot(
                 on="period_number",
-                how="left",
-            ).select(
-                pl.col("period_number").alias("period"),
-                "retained_users",
-                "retention_rate",
-                "average_rate",
-                (pl.col("retention_rate") - pl.col("average_rate")).alias("difference"),
+                index=["cohort_start", "cohort_size"],
+                values="retention_rate",
+                sort_columns=True,
             )
+            .sort("cohort_start")
+            .rename(lambda c: f"{unit_name} {c}" if c.isdigit() else c)
+        )
+        with st.expander("The matrix as a table"):
             data_table(
-                detail,
-                key="cohort_detail_table",
-                formats={
-                    "retained_users": "count",
-                    "retention_rate": "percent",
-                    "average_rate": "percent",
-                    "difference": "percent",
-                },
-                labels={
-                    "period": unit_name,
-                    "retained_users": "Retained",
-                    "retention_rate": "Retention",
-                    "average_rate": "All cohorts",
-                    "difference": "Difference",
-                },
+                wide,
+                key="matrix_table",
+                formats={c: "percent" for c in wide.columns if c.startswith(unit_name)}
+                | {"cohort_size": "count"},
+                labels={"cohort_start": "Cohort", "cohort_size": "Members"},
                 searchable=False,
             )
 
-# ---- comparison ------------------------------------------------------------------------------
-st.subheader("Compare cohorts")
-if len(cohorts) < 1:
-    empty_state("No cohorts in this range to compare: widen the date range.")
-else:
-    # Default: the latest cohorts that have at least two periods, up to four.
-    reached = matrix.group_by("cohort_start").agg(pl.col("period_number").max().alias("last"))
-    ready = reached.filter(pl.col("last") >= 1).sort("cohort_start")["cohort_start"].to_list()
-    default = [c.isoformat() for c in (ready or cohorts)[-4:]]
-    chosen_many = st.multiselect(
-        "Cohorts",
-        options=[c.isoformat() for c in cohorts],
-        default=default,
-        key="compare_cohorts",
-        bind="query-params",
-        placeholder="Pick two or more cohorts",
-    )
-    with_average = st.toggle("Show all cohorts together", value=True, key="with_average")
-    picked = [dt.date.fromisoformat(c) for c in chosen_many]
-    curves = matrix.filter(pl.col("cohort_start").is_in(picked)).select(
-        "cohort", "period_number", "retention_rate"
-    )
-    if with_average:
-        curves = pl.concat([curves, average.select("cohort", "period_number", "retention_rate")])
-    if curves.is_empty():
-        empty_state("Pick two or more cohorts to overlay their retention curves.")
-    else:
-        st.altair_chart(
-            charts.curve_chart(
-                curves,
-                x="period_number",
-                y="retention_rate",
-                color="cohort",
-                highlight=AVERAGE if with_average else None,
-                title=f"Retention by {unit_name.lower()} since signup, cohorts overlaid",
-                x_title=f"{unit_name}s since signup",
-                y_title="Retained",
-            ),
-            key="compare_chart",
+    if cohorts:
+        options = [NO_COHORT, *(c.isoformat() for c in reversed(cohorts))]
+        if st.session_state.get(COHORT_PARAM) not in (None, *options):
+            st.session_state[COHORT_PARAM] = NO_COHORT  # a link to a cohort outside this view
+        chosen = st.selectbox(
+            "Cohort in detail",
+            options=options,
+            # The URL holds the formatted label: keep it the ISO date (?cohort=2026-01-19).
+            format_func=lambda c: "None (click a row)" if c == NO_COHORT else c,
+            key=COHORT_PARAM,
+            bind="query-params",
+            width=280,
         )
-    drops = average.with_columns(
-        (pl.col("retention_rate").shift(1) - pl.col("retention_rate")).alias("drop")
-    ).filter(pl.col("drop").is_not_null())
-    if not drops.is_empty():
-        worst = drops.sort("drop", descending=True).row(0, named=True)
-        later = matrix.filter(pl.col("period_number") == 1).sort("retention_rate", descending=True)
-        note = (
-            f"Across the cohorts in view the biggest loss is from {unit_name.lower()} "
-            f"{worst['period_number'] - 1} to {worst['period_number']} "
-            f"({charts.format_value(worst['drop'], 'percent')} of members)"
-        )
-        if later.height > 1:
-            best, low = later.row(0, named=True), later.row(-1, named=True)
-            note += (
-                f"; at {unit_name.lower()} 1 the best cohort is {best['cohort_start']:%b %d} "
-                f"({charts.format_value(best['retention_rate'], 'percent')}), the weakest "
-                f"{low['cohort_start']:%b %d} "
-                f"({charts.format_value(low['retention_rate'], 'percent')})"
+        if chosen and chosen != NO_COHORT:
+            day = dt.date.fromisoformat(chosen)
+            one = matrix.filter(pl.col("cohort_start") == day).sort("period_number")
+            size = one["cohort_size"][0]
+            st.markdown(
+                f"**Cohort of {day:%b %d, %Y}** — {size:,} members who signed up that "
+                f"{'week' if cohort_grain == 'week' else 'month'}."
             )
-        st.markdown(f":material/lightbulb: {note}.")
-    st.caption(
-        "The cohort data is not split by platform, channel, plan or country, so cohorts are "
-        "compared by signup date only. 'All cohorts' is retained / members over the cohorts "
-        "that have reached each period."
-    )
+            left, right = st.columns(2)
+            with left:
+                st.altair_chart(
+                    charts.curve_chart(
+                        pl.concat(
+                            [
+                                one.select(
+                                    pl.lit(f"Cohort {chosen}").alias("cohort"),
+                                    "period_number",
+                                    "retention_rate",
+                                ),
+                                average.select("cohort", "period_number", "retention_rate"),
+                            ]
+                        ),
+                        x="period_number",
+                        y="retention_rate",
+                        color="cohort",
+                        highlight=f"Cohort {chosen}",
+                        title="This cohort against all cohorts in view",
+                        x_title=f"{unit_name}s since signup",
+                        y_title="Retained",
+                    ),
+                    key="cohort_detail_chart",
+                )
+            with right:
+                detail = one.join(
+                    average.select("period_number", pl.col("retention_rate").alias("average_rate")),
+                    on="period_number",
+                    how="left",
+                ).select(
+                    pl.col("period_number").alias("period"),
+                    "retained_users",
+                    "retention_rate",
+                    "average_rate",
+                    (pl.col("retention_rate") - pl.col("average_rate")).alias("difference"),
+                )
+                data_table(
+                    detail,
+                    key="cohort_detail_table",
+                    formats={
+                        "retained_users": "count",
+                        "retention_rate": "percent",
+                        "average_rate": "percent",
+                        "difference": "percent",
+                    },
+                    labels={
+                        "period": unit_name,
+                        "retained_users": "Retained",
+                        "retention_rate": "Retention",
+                        "average_rate": "All cohorts",
+                        "difference": "Difference",
+                    },
+                    searchable=False,
+                )
 
-# ---- lifecycle -------------------------------------------------------------------------------
-st.subheader("Lifecycle")
-life = ql.table(
-    "eng_lifecycle_daily",
-    between=("activity_date", period.start, period.end),
-    order_by="activity_date",
-    page=PAGE,
-).frame
-if life.is_empty():
-    empty_state("No activity in this range: widen the date range.")
-else:
-    states = {
-        "new_users": "New",
-        "returning_users": "Returning",
-        "resurrecting_users": "Resurrecting",
-        "dormant_users": "Dormant",
-    }
-    long = (
-        life.unpivot(index="activity_date", on=list(states), variable_name="state")
-        .with_columns(
-            # Dormant members are drawn below zero, as lifecycle charts do: they left the base.
-            pl.when(pl.col("state") == "dormant_users")
-            .then(-pl.col("value"))
-            .otherwise(pl.col("value"))
-            .alias("members"),
-            pl.col("state").replace(states),
+
+def _compare() -> None:
+    if len(cohorts) < 1:
+        empty_state("No cohorts in this range to compare: widen the date range.")
+    else:
+        # Default: the latest cohorts that have at least two periods, up to four.
+        reached = matrix.group_by("cohort_start").agg(pl.col("period_number").max().alias("last"))
+        ready = reached.filter(pl.col("last") >= 1).sort("cohort_start")["cohort_start"].to_list()
+        default = [c.isoformat() for c in (ready or cohorts)[-4:]]
+        chosen_many = st.multiselect(
+            "Cohorts",
+            options=[c.isoformat() for c in cohorts],
+            default=default,
+            key="compare_cohorts",
+            bind="query-params",
+            placeholder="Pick two or more cohorts",
         )
-        .rename({"activity_date": "day"})
-    )
-    st.altair_chart(
-        charts.bar_chart(
-            long,
-            x="day",
-            y="members",
-            color="state",
-            temporal=True,
-            unit="count",
-            title="Members per day by lifecycle state",
-        ),
-        key="lifecycle_chart",
-    )
-    latest = life.row(-1, named=True)
-    came_in = life.select(pl.col("new_users").sum(), pl.col("resurrecting_users").sum()).row(0)
-    st.markdown(
-        f"In the range **{came_in[0]:,}** members were active for the first time and "
-        f"**{came_in[1]:,}** came back after a week or more away. On "
-        f"{latest['activity_date']:%b %d}: **{latest['active_users']:,}** active "
-        f"({latest['new_users']:,} new, {latest['returning_users']:,} returning, "
-        f"{latest['resurrecting_users']:,} resurrecting) and **{latest['dormant_users']:,}** "
-        "dormant."
-    )
-    st.caption(
-        "Dormant members are drawn below zero. New = first active day in the data; returning = also active in the 7 days before; "
-        "resurrecting = back after 7 or more quiet days; dormant = not active for 7 days but "
-        "active in the 3 weeks before."
-        + (
-            " On the data's first days every active member looks new (the data does not reach "
-            "back further)."
-            if period.start < first_day + dt.timedelta(days=7)
-            else ""
+        with_average = st.toggle("Show all cohorts together", value=True, key="with_average")
+        picked = [dt.date.fromisoformat(c) for c in chosen_many]
+        curves = matrix.filter(pl.col("cohort_start").is_in(picked)).select(
+            "cohort", "period_number", "retention_rate"
         )
-    )
+        if with_average:
+            curves = pl.concat(
+                [curves, average.select("cohort", "period_number", "retention_rate")]
+            )
+        if curves.is_empty():
+            empty_state("Pick two or more cohorts to overlay their retention curves.")
+        else:
+            st.altair_chart(
+                charts.curve_chart(
+                    curves,
+                    x="period_number",
+                    y="retention_rate",
+                    color="cohort",
+                    highlight=AVERAGE if with_average else None,
+                    title=f"Retention by {unit_name.lower()} since signup, cohorts overlaid",
+                    x_title=f"{unit_name}s since signup",
+                    y_title="Retained",
+                ),
+                key="compare_chart",
+            )
+        drops = average.with_columns(
+            (pl.col("retention_rate").shift(1) - pl.col("retention_rate")).alias("drop")
+        ).filter(pl.col("drop").is_not_null())
+        if not drops.is_empty():
+            worst = drops.sort("drop", descending=True).row(0, named=True)
+            later = matrix.filter(pl.col("period_number") == 1).sort(
+                "retention_rate", descending=True
+            )
+            note = (
+                f"Across the cohorts in view the biggest loss is from {unit_name.lower()} "
+                f"{worst['period_number'] - 1} to {worst['period_number']} "
+                f"({charts.format_value(worst['drop'], 'percent')} of members)"
+            )
+            if later.height > 1:
+                best, low = later.row(0, named=True), later.row(-1, named=True)
+                note += (
+                    f"; at {unit_name.lower()} 1 the best cohort is {best['cohort_start']:%b %d} "
+                    f"({charts.format_value(best['retention_rate'], 'percent')}), the weakest "
+                    f"{low['cohort_start']:%b %d} "
+                    f"({charts.format_value(low['retention_rate'], 'percent')})"
+                )
+            st.markdown(f":material/lightbulb: {note}.")
+        st.caption(
+            "The cohort data is not split by platform, channel, plan or country, so cohorts are "
+            "compared by signup date only. 'All cohorts' is retained / members over the cohorts "
+            "that have reached each period."
+        )
+
+
+def _lifecycle() -> None:
+    life = ql.table(
+        "eng_lifecycle_daily",
+        between=("activity_date", period.start, period.end),
+        order_by="activity_date",
+        page=PAGE,
+    ).frame
+    if life.is_empty():
+        empty_state("No activity in this range: widen the date range.")
+    else:
+        states = {
+            "new_users": "New",
+            "returning_users": "Returning",
+            "resurrecting_users": "Resurrecting",
+            "dormant_users": "Dormant",
+        }
+        long = (
+            life.unpivot(index="activity_date", on=list(states), variable_name="state")
+            .with_columns(
+                # Dormant members are drawn below zero, as lifecycle charts do: they left the base.
+                pl.when(pl.col("state") == "dormant_users")
+                .then(-pl.col("value"))
+                .otherwise(pl.col("value"))
+                .alias("members"),
+                pl.col("state").replace(states),
+            )
+            .rename({"activity_date": "day"})
+        )
+        st.altair_chart(
+            charts.bar_chart(
+                long,
+                x="day",
+                y="members",
+                color="state",
+                temporal=True,
+                unit="count",
+                title="Members per day by lifecycle state",
+            ),
+            key="lifecycle_chart",
+        )
+        latest = life.row(-1, named=True)
+        came_in = life.select(pl.col("new_users").sum(), pl.col("resurrecting_users").sum()).row(0)
+        st.markdown(
+            f"In the range **{came_in[0]:,}** members were active for the first time and "
+            f"**{came_in[1]:,}** came back after a week or more away. On "
+            f"{latest['activity_date']:%b %d}: **{latest['active_users']:,}** active "
+            f"({latest['new_users']:,} new, {latest['returning_users']:,} returning, "
+            f"{latest['resurrecting_users']:,} resurrecting) and **{latest['dormant_users']:,}** "
+            "dormant."
+        )
+        st.caption(
+            "Dormant members are drawn below zero. New = first active day in the data; returning = also active in the 7 days before; "
+            "resurrecting = back after 7 or more quiet days; dormant = not active for 7 days but "
+            "active in the 3 weeks before."
+            + (
+                " On the data's first days every active member looks new (the data does not reach "
+                "back further)."
+                if period.start < first_day + dt.timedelta(days=7)
+                else ""
+            )
+        )
+
+
+section_tabs(
+    {"Cohort retention": _cohort_retention, "Compare cohorts": _compare, "Lifecycle": _lifecycle}
+)
