@@ -200,9 +200,11 @@ def _build_defs(settings: Settings) -> dg.Definitions:
 def _register_groups() -> None:
     from pulse.alerts_cli import alerts
     from pulse.privacy_cli import privacy
+    from pulse.users_cli import users
 
     main.add_command(privacy)
     main.add_command(alerts)
+    main.add_command(users)
 
 
 _register_groups()
