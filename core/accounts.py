@@ -75,9 +75,9 @@ SESSIONS = Table(
 )
 
 USERNAME_RULE = (
-    "1–64 characters: lower-case letters, digits and . _ - @ (starting with a letter or digit)"
+    "1–64 characters: lower-case letters, digits and . _ - + @ (starting with a letter or digit)"
 )
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._+@-]{0,63}$")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; this bounds the work a request can cause
 
