@@ -405,7 +405,7 @@ def session_principal(
 ) -> Principal | None:
     """Who a session token belongs to, with their current role; None when it is unknown,
     revoked, expired, or its user is gone."""
-    if not token or len(token) > 256:
+    if not isinstance(token, str) or not token or len(token) > 256:
         return None
     now = now or _now()
     with engine.connect() as conn:

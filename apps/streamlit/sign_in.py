@@ -50,9 +50,13 @@ export default function ({ data }) {
 _cookie_writer = st.components.v2.component("pulse_session_cookie", js=_COOKIE_JS)
 
 
-@st.cache_resource(show_spinner=False)
 def metadata_engine() -> Engine:
     """The app metadata database (users and sessions live there)."""
+    return _engine(get_settings().metadata_db_url)
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str) -> Engine:  # keyed by URL: tests run apps on several data dirs
     return engine_for(get_settings())
 
 
@@ -68,10 +72,16 @@ def gate(settings: Settings) -> Principal | None:
     user = _password_session()
     if user is not None:
         return user
-    if st.session_state.pop(_CLEAR_COOKIE, False) or COOKIE in st.context.cookies:
+    if st.session_state.pop(_CLEAR_COOKIE, False) or _cookie():
         _write_cookie("", 0)  # a stale or revoked token: let the browser forget it
     _password_form(settings)
     return None
+
+
+def _cookie() -> str | None:
+    """The session cookie the browser sent when this Streamlit session connected."""
+    value = st.context.cookies.get(COOKIE)
+    return value if isinstance(value, str) and value else None  # AppTest has no real cookies
 
 
 def _password_session() -> Principal | None:
@@ -79,7 +89,7 @@ def _password_session() -> Principal | None:
     if token is None and SESSION_KEY in st.session_state:
         return current_user()  # set by server code (the app's tests), not by a browser
     if token is None and not st.session_state.get(_SIGNED_OUT):
-        token = st.context.cookies.get(COOKIE)
+        token = _cookie()
     if not token:
         return None
     # Checked on every run: a revoked session or a changed role applies at once.
@@ -144,8 +154,19 @@ def sign_out() -> None:
     st.session_state[_SIGNED_OUT] = True
 
 
+# The account menu sits in the app's header row, left of Streamlit's own menu, instead of
+# taking a row above every page's title (the header is fixed, so the menu is too).
+_ACCOUNT_BAR_CSS = """<style>
+.st-key-account_bar {
+  position: fixed; top: 0.6rem; right: 3.5rem; width: auto !important; z-index: 999991;
+}
+.st-key-account_bar [data-testid="stPopoverButton"] { min-height: 2.25rem; padding: 0 0.75rem; }
+</style>"""
+
+
 def account_menu(user: Principal) -> None:
     """Who is signed in, with what role, and the Sign out button: top right of every page."""
+    st.html(_ACCOUNT_BAR_CSS)
     bar = st.container(horizontal=True, horizontal_alignment="right", key="account_bar")
     if token := st.session_state.pop(_WRITE_COOKIE, None):  # just signed in: keep it
         with bar:
@@ -192,9 +213,11 @@ def _oidc_configured() -> bool:
 
 
 def _oidc_gate(settings: Settings) -> Principal | None:
-    if SESSION_KEY in st.session_state and not st.user.is_logged_in:
+    # .get: without an [auth] configuration (and in AppTest) st.user has no is_logged_in.
+    logged_in = bool(st.user.get("is_logged_in", False))
+    if SESSION_KEY in st.session_state and not logged_in:
         return current_user()  # set by server code (the app's tests)
-    if not st.user.is_logged_in:
+    if not logged_in:
         card = _frame("Sign in to Pulse", "Sign in with your organisation's account.")
         with card:
             if not _oidc_configured():

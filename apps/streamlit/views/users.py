@@ -25,6 +25,10 @@ engine = metadata_engine()
 me = current_user()
 
 
+def _when(value) -> str:
+    return value.strftime("%b %d, %Y %H:%M") if value else "never"
+
+
 def _done(message: str) -> None:
     st.session_state["users_notice"] = message
 
@@ -51,13 +55,12 @@ data_table(
         {
             "username": [u.username for u in users],
             "role": [u.role for u in users],
-            "created": [u.created_at for u in users],
-            "last_sign_in": [u.last_sign_in_at for u in users],
+            "created": [_when(u.created_at) for u in users],
+            "last_sign_in": [_when(u.last_sign_in_at) for u in users],
             "sign_in": ["password" if u.has_password else "single sign-on" for u in users],
         }
     ),
     key="users_table",
-    formats={"created": "datetime", "last_sign_in": "datetime"},
     labels={
         "username": "Username",
         "role": "Role",
