@@ -95,3 +95,11 @@ def test_the_last_admin_stays(run):
     for args in (("remove", "ana"), ("role", "ana", "viewer")):
         result = run(*args)
         assert result.exit_code == 1 and "they are the only admin" in result.output
+
+
+def test_a_single_sign_on_user_has_no_password(run, engine):
+    result = run("add", "ana@example.com", "--role", "admin", "--no-password")
+    assert result.exit_code == 0, result.output
+    assert accounts.get_user(engine, "ana@example.com").has_password is False
+    both = run("add", "bo", "--role", "viewer", "--password", PASSWORD, "--no-password")
+    assert both.exit_code == 2 and "not both" in both.output

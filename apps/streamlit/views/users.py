@@ -49,7 +49,7 @@ if notice := st.session_state.pop("users_notice", None):
     st.success(notice, icon=":material/check_circle:")
 
 users = accounts.list_users(engine)
-st.subheader(f"{len(users)} users", anchor=False)
+st.subheader(f"{len(users)} user{'' if len(users) == 1 else 's'}", anchor=False)
 data_table(
     pd.DataFrame(
         {
