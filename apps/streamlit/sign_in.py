@@ -124,7 +124,7 @@ def _password_form(settings: Settings) -> None:
             password = st.text_input("Password", type="password", autocomplete="current-password")
             submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
         if not submitted:
-            st.caption("No account? An admin adds you with `pulse users add NAME --role ROLE`.")
+            st.caption("No account yet? Ask a Pulse admin to add you.")
             return
         if not username.strip() or not password:
             st.error("Enter your username and password.", icon=":material/error:")
