@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from core.metadata import METADATA
-from core.roles import ROLES, Principal, Role, check_role
+from core.roles import Principal, Role, check_role
 
 USERS = Table(
     "users",
@@ -428,7 +428,6 @@ def revoke_session(engine: Engine, token: str | None) -> None:
 
 
 __all__ = [
-    "ROLES",
     "AccountError",
     "LastAdminError",
     "Refused",
