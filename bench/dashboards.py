@@ -12,7 +12,8 @@ skeleton left; STACK_NOTES). Per page:
 
 Pages come from ``apps.streamlit.navigation.PAGES``; each page's slowest query is read from the
 query log (``system/query_log``) that the visits wrote. Pages that refresh on a timer (Live) are
-measured to their first complete render.
+measured to their first complete render. The browser signs in once, before any timing, as an
+admin made for the run (:func:`bench_admin`), so every page (Users too) is measured.
 """
 
 from __future__ import annotations
@@ -62,8 +63,59 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def start_streamlit(data_dir: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "PULSE_DATA_DIR": str(data_dir)}
+BENCH_ADMIN = "bench-admin"
+
+
+def bench_admin(data_dir: Path, work: Path) -> tuple[dict[str, str], str]:
+    """An admin for a benchmark's or screenshot run's server: (the environment that points the
+    server at its metadata database, the password). With the default SQLite metadata database
+    the server gets a copy in ``work`` (the pages read alerts and sources from it), so the data
+    dir's own users are left alone; a configured database (PostgreSQL) gets the user itself."""
+    import secrets
+
+    from core import accounts
+    from core.metadata import engine_for
+    from core.settings import Settings
+
+    url = os.environ.get("PULSE_METADATA_URL") or ""
+    if not url:
+        source = data_dir / "pulse.db"
+        copy = work / "bench-metadata" / "pulse.db"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if source.exists():
+            shutil.copy2(source, copy)
+        url = f"sqlite:///{copy}"
+    password = secrets.token_urlsafe(12)
+    engine = engine_for(Settings(data_dir=data_dir, metadata_url=url))
+    if accounts.get_user(engine, BENCH_ADMIN) is None:
+        accounts.add_user(engine, BENCH_ADMIN, "admin", password)
+    else:
+        accounts.set_role(engine, BENCH_ADMIN, "admin")
+        accounts.set_password(engine, BENCH_ADMIN, password)
+    engine.dispose()
+    return {"PULSE_METADATA_URL": url}, password
+
+
+def sign_in(page: Any, base: str, username: str, password: str) -> None:
+    """Sign in through the app's form (the session cookie then lasts the browser context)."""
+    page.goto(f"{base}/")
+    form = page.locator(".st-key-sign_in_card")
+    form.get_by_label("Username", exact=True).fill(username)
+    form.get_by_label("Password", exact=True).fill(password)
+    form.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector(".st-key-account_bar", timeout=60_000)
+    page.wait_for_selector(FINISHED, timeout=60_000)
+    deadline = time.monotonic() + 10
+    while not any(c["name"] == "pulse_session" for c in page.context.cookies()):
+        if time.monotonic() > deadline:
+            raise RuntimeError("signed in, but the browser got no session cookie")
+        time.sleep(0.05)
+
+
+def start_streamlit(
+    data_dir: Path, port: int, env_extra: dict[str, str] | None = None
+) -> subprocess.Popen:
+    env = {**os.environ, "PULSE_DATA_DIR": str(data_dir), **(env_extra or {})}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -161,13 +213,16 @@ def measure(data_dir: Path, warm_visits: int = 5, query: str = "") -> dict[str, 
     from apps.streamlit.navigation import PAGES
 
     port = _free_port()
-    server = start_streamlit(data_dir, port)
+    work = Path(tempfile.mkdtemp(prefix="pulse-bench-signin-"))
+    env, password = bench_admin(data_dir, work)
+    server = start_streamlit(data_dir, port, env)
     results: dict[str, dict[str, Any]] = {}
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             base = f"http://127.0.0.1:{port}"
+            sign_in(page, base, BENCH_ADMIN, password)
             # A server that has been serving: every page visited once (imports, the MetricFlow
             # manifest and compiled SQL, the Dagster instance), then a new publication arrives.
             for spec in PAGES:
@@ -196,6 +251,7 @@ def measure(data_dir: Path, warm_visits: int = 5, query: str = "") -> dict[str, 
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
+        shutil.rmtree(work, ignore_errors=True)
     slowest = _slowest_queries(data_dir)
     return {"pages": results, "publication": publication, "slowest": slowest}
 

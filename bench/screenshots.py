@@ -2,23 +2,30 @@
 full-page PNGs in ``docs/screenshots/``, taken from the real app in headless Chromium on a
 materialized data dir (default: ``PULSE_DATA_DIR`` or ``./data``, what ``make demo`` builds).
 
-The docs and the README embed these files, so they are regenerated, never drawn by hand.
+The docs and the README embed these files, so they are regenerated, never drawn by hand. The
+sign-in screen is shot first (``sign-in-*.png``), then the browser signs in as an admin made for
+the run (``bench.dashboards.bench_admin``: the data dir's own users are left alone).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
 from bench.dashboards import (
+    BENCH_ADMIN,
     CHROMIUM,
     CHROMIUM_ARGS,
     REPO,
     TIMER_PAGES,
     _free_port,
     _visit,
+    bench_admin,
+    sign_in,
     start_streamlit,
 )
 
@@ -39,13 +46,24 @@ def take(data_dir: Path, out: Path = OUT, query: str = "") -> list[Path]:
         raise SystemExit(f"no gold publication under {data_dir}: run `make demo` first") from None
     out.mkdir(parents=True, exist_ok=True)
     port = _free_port()
-    server = start_streamlit(data_dir, port)
+    work = Path(tempfile.mkdtemp(prefix="pulse-screenshots-"))
+    env, password = bench_admin(data_dir, work)
+    server = start_streamlit(data_dir, port, env)
     written = []
+    base = f"http://127.0.0.1:{port}"
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for name, (width, height) in VIEWPORTS.items():
                 page = browser.new_page(viewport={"width": width, "height": height})
+                page.goto(f"{base}/")
+                page.wait_for_selector(".st-key-sign_in_card", timeout=60_000)
+                time.sleep(0.5)
+                path = out / f"sign-in-{name}.png"
+                page.screenshot(path=str(path))
+                written.append(path)
+                print(f"  {path.relative_to(REPO)}")
+                sign_in(page, base, BENCH_ADMIN, password)
                 for spec in PAGES:
                     url = f"http://127.0.0.1:{port}/{spec.route}" + (f"?{query}" if query else "")
                     _visit(page, url, spec.url_path in TIMER_PAGES)
@@ -65,6 +83,7 @@ def take(data_dir: Path, out: Path = OUT, query: str = "") -> list[Path]:
     finally:
         server.terminate()
         server.wait(timeout=15)
+        shutil.rmtree(work, ignore_errors=True)
     return written
 
 

@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     targets_file: Path | None = Field(
         default=None, description="YAML KPI targets; default analytics/targets.yaml"
     )
+    # Sign-in (core/accounts.py, docs/dashboards.md "Sign-in and roles"): "password" = the app's
+    # own form against the users table; "oidc" = Streamlit's st.login (.streamlit/secrets.toml).
+    dashboard_auth: Literal["password", "oidc"] = "password"
+    # How long a dashboard sign-in lasts (the session cookie and its server-side record).
+    dashboard_session_hours: float = Field(default=168.0, gt=0, le=24 * 366)
+    # The role of an OIDC-signed-in person who is not in the users table.
+    dashboard_oidc_default_role: Literal["viewer", "analyst", "admin"] = "viewer"
 
     @field_validator("data_dir")
     @classmethod

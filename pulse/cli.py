@@ -172,9 +172,17 @@ def demo(users: int, days: int, seed: int, end_date, no_serve: bool) -> None:
 @main.command()
 def serve() -> None:
     """Serve the collector, the Dagster UI and Streamlit on the existing data until Ctrl-C."""
+    from pulse.demo import DEMO_ADMIN, demo_admin_file, read_demo_admin
     from pulse.services import serve_all
 
-    serve_all(_settings())
+    settings = _settings()
+    saved = read_demo_admin(settings)
+    hint = (
+        f"sign in as {saved[0]} (the demo admin; password in {demo_admin_file(settings)})"
+        if saved
+        else f"sign in with a user of `pulse users list` (no demo {DEMO_ADMIN} here)"
+    )
+    serve_all(settings, dashboard_sign_in=hint)
 
 
 @main.command()
@@ -200,9 +208,11 @@ def _build_defs(settings: Settings) -> dg.Definitions:
 def _register_groups() -> None:
     from pulse.alerts_cli import alerts
     from pulse.privacy_cli import privacy
+    from pulse.users_cli import users
 
     main.add_command(privacy)
     main.add_command(alerts)
+    main.add_command(users)
 
 
 _register_groups()

@@ -6,11 +6,14 @@ gracefully (its WAL flushed to Delta) → every asset materialized → services 
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from pathlib import Path
 
 from core.settings import Settings
 
@@ -39,6 +42,52 @@ class Phases:
         lines = [f"  {name:<{width}} {secs:7.1f}s" for name, secs in self.timings]
         total = sum(secs for _, secs in self.timings)
         return "\n".join(["phase timings:", *lines, f"  {'total':<{width}} {total:7.1f}s"])
+
+
+DEMO_ADMIN = "admin"
+
+
+def demo_admin_file(settings: Settings) -> Path:
+    return settings.data_dir / "secrets" / "dashboard-admin.txt"
+
+
+def read_demo_admin(settings: Settings) -> tuple[str, str] | None:
+    """(username, password) of the demo admin saved by an earlier run, or None."""
+    path = demo_admin_file(settings)
+    if not path.exists():
+        return None
+    fields = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    if fields.get("username") and fields.get("password"):
+        return fields["username"], fields["password"]
+    return None
+
+
+def ensure_demo_admin(settings: Settings) -> tuple[str, str]:
+    """The dashboards' demo admin: created (or reset) in the metadata database with the
+    password saved in <data dir>/secrets/dashboard-admin.txt (0600), generated on the first
+    run and re-used after, so a bookmark and a browser's saved password keep working."""
+    from core import accounts
+    from core.metadata import engine_for
+
+    saved = read_demo_admin(settings)
+    username, password = saved or (DEMO_ADMIN, secrets.token_urlsafe(12))
+    if saved is None:
+        path = demo_admin_file(settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(
+                "# The Pulse dashboards' demo admin, created by `pulse demo`.\n"
+                f"username={username}\npassword={password}\n"
+            )
+    engine = engine_for(settings)
+    if accounts.get_user(engine, username) is None:
+        accounts.add_user(engine, username, "admin", password)
+    else:  # a metadata database that outlives the demo (PostgreSQL): make it match the file
+        accounts.set_role(engine, username, "admin")
+        accounts.set_password(engine, username, password)
+    return username, password
 
 
 def reset_demo_state(settings: Settings) -> None:
@@ -84,6 +133,7 @@ def run_demo(
         first_day = last_day - timedelta(days=days - 1)
 
     source, write_key = create_source(engine_for(settings), "fitness-app")
+    admin = ensure_demo_admin(settings)
 
     with phases.phase("land the app's reference snapshots (users, programs, trainers, plans)"):
         for report in load_snapshots(settings.sim_dir, settings):
@@ -121,7 +171,10 @@ def run_demo(
             raise SystemExit("materialization failed: see the log above")
 
     echo(phases.summary())
+    sign_in = f"sign in as {admin[0]} / {admin[1]} (saved in {demo_admin_file(settings)})"
     if serve:
         echo("starting services ...")
-        services.serve_all(settings)
+        services.serve_all(settings, dashboard_sign_in=sign_in)
+    else:
+        echo(f"dashboards: {sign_in}")
     return phases

@@ -217,8 +217,9 @@ def wait_until_interrupted(services: list[Service]) -> None:
     print("\nstopping services ...", flush=True)
 
 
-def serve_all(settings: Settings) -> None:
-    """Serve the collector, Dagster UI, Streamlit and the GX Data Docs until interrupted."""
+def serve_all(settings: Settings, dashboard_sign_in: str | None = None) -> None:
+    """Serve the collector, Dagster UI, Streamlit and the GX Data Docs until interrupted.
+    ``dashboard_sign_in`` is printed beside the dashboards' URL (the demo's admin)."""
     starters = [
         ("Dagster UI", start_dagster, 180),
         ("Streamlit", start_streamlit, 60),
@@ -233,6 +234,8 @@ def serve_all(settings: Settings) -> None:
                 f"  {label:<11} {service.url}   (ready in {waited:.1f}s, log {service.log_path})",
                 flush=True,
             )
+            if label == "Streamlit" and dashboard_sign_in:
+                print(f"  {'':<11} {dashboard_sign_in}", flush=True)
         print("Pulse is serving. Press Ctrl-C to stop.", flush=True)
         wait_until_interrupted(services)
 

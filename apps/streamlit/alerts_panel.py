@@ -1,5 +1,7 @@
 """The alerts panel: open and acknowledged alerts from the same store as `pulse alerts`, with
-acknowledge and resolve buttons for on-call (System page) or read-only (Executive page)."""
+acknowledge and resolve buttons for on-call (System page) or read-only (Executive page). Everyone
+signed in sees the alerts; acknowledging or resolving needs the ``edit_alerts`` action (analyst),
+and the store records who did it."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Iterable
 
 import streamlit as st
 
+from apps.streamlit.auth import current_user, require
 from core.metadata import engine_for
 from core.settings import get_settings
 from orchestration.alerting.store import (
@@ -19,7 +22,6 @@ from orchestration.alerting.store import (
 )
 
 SEVERITY_COLORS = {"critical": "red", "error": "red", "warning": "orange", "info": "blue"}
-ACTOR = "dashboard"  # until sign-in (next issue) names the person
 
 
 @st.cache_resource(show_spinner=False)
@@ -72,17 +74,22 @@ def alerts_panel(views: Iterable[AlertView], *, actions: bool, key: str) -> None
             st.caption(alert.message[:400])
             if not actions:
                 continue
-            buttons = st.container(horizontal=True)
-            with buttons:
+            clicked = None
+            with st.container(horizontal=True):
                 if alert.status == "open" and st.button("Acknowledge", key=f"{key}_ack_{alert.id}"):
-                    _act(acknowledge, alert.id)
+                    clicked = acknowledge
                 if st.button("Resolve", key=f"{key}_resolve_{alert.id}"):
-                    _act(resolve, alert.id)
+                    clicked = resolve
+            if clicked is not None:  # below the buttons: a refusal reads under what was clicked
+                _act(clicked, alert.id)
 
 
 def _act(action, alert_id: int) -> None:
+    # Checked here, where the change happens: a viewer sees the buttons but not the change.
+    if not require("edit_alerts"):
+        return
     try:
-        action(_engine(), alert_id, ACTOR)
+        action(_engine(), alert_id, current_user().name)  # type: ignore[union-attr]
     except AlertStateError as exc:
         st.error(str(exc))
         return

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.roles import Principal
+
 VIEWS = Path(__file__).parent / "views"
 
 
@@ -17,10 +19,16 @@ class PageSpec:
     url_path: str
     section: str
     default: bool = False
+    # The least action (core.roles.ACTIONS) needed to see the page; None: anyone signed in.
+    # A page a role cannot use is left out of its navigation.
+    action: str | None = None
 
     @property
     def path(self) -> Path:
         return VIEWS / self.file
+
+    def visible_to(self, user: Principal) -> bool:
+        return self.action is None or user.can(self.action)
 
     @property
     def route(self) -> str:
@@ -41,7 +49,13 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("live.py", "Live", ":material/sensors:", "live", "Platform"),
     PageSpec("metrics.py", "Metric definitions", ":material/menu_book:", "metrics", "Reference"),
     PageSpec("gallery.py", "Chart gallery", ":material/palette:", "gallery", "Reference"),
+    PageSpec("users.py", "Users", ":material/group:", "users", "Admin", action="manage_users"),
 )
 # Sections in the order of the top bar. The AI-monitoring, experiments and predictive pages join
 # "Models" with the issues that build those models.
-SECTIONS = ("Business", "Product", "Platform", "Models", "Reference")
+SECTIONS = ("Business", "Product", "Platform", "Models", "Reference", "Admin")
+
+
+def pages_for(user: Principal) -> tuple[PageSpec, ...]:
+    """The pages ``user``'s role may open, in navigation order."""
+    return tuple(p for p in PAGES if p.visible_to(user))

@@ -2,7 +2,10 @@
 Chromium driven by Playwright, and the checks every page needs.
 
 The fixtures (``browser``, ``streamlit_server``, ``screenshot``, ``collector``) are in
-``tests/apps/conftest.py``; the helpers are plain functions here, imported by the tests::
+``tests/apps/conftest.py``; the helpers are plain functions here, imported by the tests. Every
+server gets the test users (:data:`TEST_USERS`: test-viewer, test-analyst, test-admin) in its
+metadata database before it starts, and :func:`open_page` signs in as test-admin unless told
+otherwise (``user="viewer"``, or ``user=None`` to stay signed out)::
 
     from browser_harness import DESKTOP, PHONE, assert_no_horizontal_scroll, open_page
 
@@ -31,10 +34,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
-from playwright.sync_api import ConsoleMessage, Page
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "apps" / "streamlit" / "app.py"
@@ -69,6 +72,44 @@ STREAMLIT_ARGS = (
 )
 
 
+# ---- test users ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TestUser:
+    """A dashboard user every test server has (created through core.accounts)."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    role: str
+    password: str
+
+
+TEST_USERS: dict[str, TestUser] = {
+    role: TestUser(f"test-{role}", role, f"{role}-password-for-tests")
+    for role in ("viewer", "analyst", "admin")
+}
+
+
+def create_test_users(env: Mapping[str, str]) -> None:
+    """Create (or reset) :data:`TEST_USERS` in the metadata database a server with ``env``
+    uses: ``PULSE_METADATA_URL``, else ``<PULSE_DATA_DIR>/pulse.db``."""
+    from core import accounts
+    from core.metadata import engine_for
+    from core.settings import Settings
+
+    settings = Settings(
+        data_dir=Path(env["PULSE_DATA_DIR"]), metadata_url=env.get("PULSE_METADATA_URL")
+    )
+    engine = engine_for(settings)
+    for user in TEST_USERS.values():
+        if accounts.get_user(engine, user.name) is None:
+            accounts.add_user(engine, user.name, user.role, user.password)
+        else:
+            accounts.set_role(engine, user.name, user.role)
+            accounts.set_password(engine, user.name, user.password)
+    engine.dispose()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -98,6 +139,7 @@ class StreamlitServer:
         return url + ("?" + urlencode(query, doseq=True) if query else "")
 
     def start(self, timeout: float = 60.0) -> StreamlitServer:
+        create_test_users(self.env)
         cmd = [sys.executable, "-m", "streamlit", "run", str(self.app)]
         cmd += ["--server.address", "127.0.0.1", "--server.port", str(self.port)]
         cmd += [*STREAMLIT_ARGS, *self.args]
@@ -265,17 +307,102 @@ def wait_until_ready(page: Page, timeout: float = 30.0) -> None:
     page.wait_for_function(_READY_JS, timeout=timeout * 1000)
 
 
+SIGN_IN_FORM = ".st-key-sign_in_card"  # the sign-in screen (apps/streamlit/sign_in.py)
+ACCOUNT_MENU = ".st-key-account_bar"  # the signed-in person's menu, top right of every page
+SESSION_COOKIE = "pulse_session"
+
+# Session cookies by (server root, username): a fresh browser context gets the cookie instead of
+# signing in again (a stale one, e.g. after a restart with a new database, is noticed and
+# replaced).
+_SESSIONS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _root(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def sign_in(
+    page: Page, server_url: str, username: str, password: str, *, timeout: float = 30.0
+) -> None:
+    """Open the app at ``server_url``, fill in the sign-in form and wait until the pages show
+    (and the session cookie is set). Fails with the form's message when it refuses."""
+    watch(page)
+    page.goto(server_url, wait_until="domcontentloaded", timeout=timeout * 1000)
+    wait_until_ready(page, timeout)
+    submit_sign_in(page, username, password)
+    refused = page.locator(f"{SIGN_IN_FORM} [data-testid='stAlertContentError']")
+    signed_in = page.locator(ACCOUNT_MENU)
+    expect(signed_in.or_(refused)).to_be_visible(timeout=timeout * 1000)
+    if refused.count():
+        raise AssertionError(f"sign-in as {username} refused: {refused.first.inner_text()}")
+    _wait_for_cookie(page.context, timeout)
+    wait_until_ready(page, timeout)
+
+
+def submit_sign_in(page: Page, username: str, password: str) -> None:
+    """Type into the sign-in form and press "Sign in" (no waiting: see :func:`sign_in`)."""
+    form = page.locator(SIGN_IN_FORM)
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("Password", exact=True).fill(password)
+    form.get_by_role("button", name="Sign in").click()
+
+
+def _wait_for_cookie(context: BrowserContext, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for cookie in context.cookies():
+            if cookie["name"] == SESSION_COOKIE and cookie["value"]:
+                return dict(cookie)
+        time.sleep(0.05)
+    raise AssertionError("signed in, but the browser never got the session cookie")
+
+
+def _ensure_signed_in(page: Page, url: str, user: TestUser, timeout: float) -> None:
+    root = _root(url)
+    context = page.context
+    signed_in_as = getattr(context, "_pulse_signed_in_as", {})
+    if signed_in_as.get(root) == user.name:
+        return
+    cookie = _SESSIONS.get((root, user.name))
+    if cookie is not None:
+        context.add_cookies([cookie])  # type: ignore[list-item]
+    else:
+        sign_in(page, root + "/", user.name, user.password, timeout=timeout)
+        _SESSIONS[(root, user.name)] = _wait_for_cookie(context, timeout)
+    signed_in_as[root] = user.name
+    context._pulse_signed_in_as = signed_in_as  # type: ignore[attr-defined]
+
+
 def open_page(
-    page: Page, url: str, *, viewport: Mapping[str, int] | None = DESKTOP, timeout: float = 30.0
+    page: Page,
+    url: str,
+    *,
+    viewport: Mapping[str, int] | None = DESKTOP,
+    timeout: float = 30.0,
+    user: str | TestUser | None = "admin",
 ) -> PageWatch:
-    """Resize to ``viewport`` (None: leave it), go to ``url``, wait until the page has finished
-    (:func:`wait_until_ready`); returns the page's :class:`PageWatch` (collects console errors,
-    page errors and Streamlit exceptions from now on)."""
+    """Resize to ``viewport`` (None: leave it), sign in as ``user`` (a role of
+    :data:`TEST_USERS`, a :class:`TestUser`, or None: stay as the browser context is), go to
+    ``url``, wait until the page has finished (:func:`wait_until_ready`); returns the page's
+    :class:`PageWatch` (collects console errors, page errors and Streamlit exceptions from now
+    on). A browser context signs in once per server and user; its cookie is reused."""
     pw = watch(page)
     if viewport is not None:
         page.set_viewport_size(dict(viewport))  # type: ignore[arg-type]
+    person = TEST_USERS[user] if isinstance(user, str) else user
+    if person is not None:
+        _ensure_signed_in(page, url, person, timeout)
     page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
     wait_until_ready(page, timeout)
+    if person is not None and page.locator(SIGN_IN_FORM).count():
+        # A cached cookie the server no longer knows (restarted with a new database).
+        _SESSIONS.pop((_root(url), person.name), None)
+        page.context._pulse_signed_in_as = {}  # type: ignore[attr-defined]
+        page.context.clear_cookies(name=SESSION_COOKIE)
+        _ensure_signed_in(page, url, person, timeout)
+        page.goto(url, wait_until="domcontentloaded", timeout=timeout * 1000)
+        wait_until_ready(page, timeout)
     return pw
 
 

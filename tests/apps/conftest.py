@@ -5,7 +5,8 @@ API (details in tests/apps/README.md; helpers such as ``open_page`` are in brows
 - ``browser`` (session): Playwright's Chromium on Debian's /usr/bin/chromium. The plugin's
   ``page``/``context``/``new_context`` fixtures use it (a fresh context per test).
 - ``streamlit_server`` (function): ``streamlit_server(env=None, *, app=..., args=(),
-  data_dir=None, timeout=60) -> StreamlitServer``, started and healthy; stopped at teardown.
+  data_dir=None, timeout=60) -> StreamlitServer``, started and healthy, with the test users
+  (``browser_harness.TEST_USERS``) in its metadata database; stopped at teardown.
 - ``screenshot`` (function): ``screenshot(page, name, *, full_page=True) -> Path`` under the
   test's output folder (``test-results/<test>/<name>.png``).
 - ``collector`` (function): ``collector(env=None, *, sources=("web",)) -> LiveCollector``, a

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import streamlit as st
+from app_users import as_user
 from streamlit.testing.v1 import AppTest
 
 from analytics.charts import format_change, format_value
@@ -142,8 +143,8 @@ def _fresh() -> None:
     st.cache_data.clear()
 
 
-def _run(params: dict | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
+def _run(params: dict | None = None, role: str = "analyst") -> AppTest:
+    at = as_user(AppTest.from_file(PAGE, default_timeout=120), role)
     for key, value in (params or {}).items():
         at.query_params[key] = value
     return at.run()
@@ -215,6 +216,24 @@ def test_api_cards_and_endpoints_equal_an_independent_recomputation(platform):
     assert table["error_rate"].tolist() == pytest.approx(per["error_rate"].to_list())
 
 
+# Before the on-call test below, which acknowledges that alert.
+def test_a_viewer_sees_the_alerts_but_is_refused_acknowledging_one(platform):
+    from core.metadata import engine_for
+    from orchestration.alerting.store import get_alert
+
+    settings, alerts, _ = platform
+    engine = engine_for(settings)
+    before = get_alert(engine, alerts["flush_lag"]).alert.status
+    at = _run(role="viewer")
+    assert "collector-flush-lag" in _text(at)
+    at.button(key=f"system_ack_{alerts['flush_lag']}").click().run()
+    assert not at.exception
+    assert any("Your role (viewer) can view but not edit alerts" in e.value for e in at.error), [
+        e.value for e in at.error
+    ]
+    assert get_alert(engine, alerts["flush_lag"]).alert.status == before
+
+
 def test_on_call_acknowledges_and_resolves_a_seeded_alert(platform):
     from core.metadata import engine_for
     from orchestration.alerting.store import get_alert, history
@@ -227,7 +246,7 @@ def test_on_call_acknowledges_and_resolves_a_seeded_alert(platform):
     at.button(key=f"system_ack_{alerts['flush_lag']}").click().run()
     assert not at.exception
     view = get_alert(engine, alerts["flush_lag"])
-    assert view.alert.status == "acknowledged" and view.acknowledged_by == "dashboard"
+    assert view.alert.status == "acknowledged" and view.acknowledged_by == "test-analyst"
     # acknowledged alerts stay listed (no Acknowledge button any more) until resolved
     assert not any(b.key == f"system_ack_{alerts['flush_lag']}" for b in at.button)
     at.button(key=f"system_resolve_{alerts['check']}").click().run()
