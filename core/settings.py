@@ -124,13 +124,18 @@ class Settings(BaseSettings):
     targets_file: Path | None = Field(
         default=None, description="YAML KPI targets; default analytics/targets.yaml"
     )
+    # Dashboard templates ("Start from template"); None = analytics/dashboards/templates.yaml.
+    dashboard_templates_file: Path | None = Field(
+        default=None,
+        description="YAML dashboard templates; default analytics/dashboards/templates.yaml",
+    )
 
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
-    @field_validator("retention_policy_file", "targets_file")
+    @field_validator("retention_policy_file", "targets_file", "dashboard_templates_file")
     @classmethod
     def _policy_file(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
