@@ -344,7 +344,9 @@ def show_dashboard(dashboard_id: str) -> None:
                 st.session_state.pop(DRAFT, None)
                 st.rerun()
         else:
-            if st.button("Edit", icon=":material/edit:", key="edit", type="primary") and require(
+            can_edit_this = access in ("owner", "edit") and allowed("edit_dashboards")
+            edit_type = "primary" if can_edit_this else "secondary"
+            if st.button("Edit", icon=":material/edit:", key="edit", type=edit_type) and require(
                 "edit_dashboards"
             ):
                 if access in ("owner", "edit"):
@@ -409,7 +411,9 @@ def show_dashboard(dashboard_id: str) -> None:
     st.html(GRID_CSS)
     with st.container(horizontal=True, wrap=True, key=GRID):
         for widget in widgets:
-            with st.container(border=True, key=f"w_{widget.width}_{widget.id}"):
+            # A KPI card has its own border; while editing every card shows its (drag) border.
+            border = editing or widget.chart != "kpi"
+            with st.container(border=border, key=f"w_{widget.width}_{widget.id}"):
                 if editing:
                     _edit_controls(widget, draft)
                 try:
