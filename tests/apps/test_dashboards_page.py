@@ -153,3 +153,32 @@ def test_a_save_over_a_newer_version_is_refused(env, store):
     _button(at, "save").click().run()
     assert "was saved by ben" in _texts(at) and "reload it" in _texts(at)
     assert store.get(board.id, ana).title == "Ben's"
+
+
+def test_the_last_date_range_and_the_default_dashboard_are_remembered(env, store):
+    import datetime as dt
+
+    rita = Principal("rita", "analyst")
+    board = store.create(rita, "Rita's", [{"metric": "dau", "chart": "kpi"}])
+    at = _page("rita", "analyst", dashboard=board.id)
+    at.date_input(key="range").set_value((dt.date(2026, 2, 1), dt.date(2026, 2, 7))).run()
+    assert not at.exception
+    last = store.preferences("rita").last_date_range
+    assert (last.start, last.end) == (dt.date(2026, 2, 1), dt.date(2026, 2, 7))
+    _button(at, "make_default").click().run()
+    assert store.preferences("rita").default_dashboard == board.id
+
+    again = _page("rita", "analyst")  # a new session, no dashboard in the URL
+    assert again.query_params["dashboard"] == board.id  # the default opens
+    assert again.date_input(key="range").value == (dt.date(2026, 2, 1), dt.date(2026, 2, 7))
+
+
+def test_the_owner_deletes_a_dashboard(env, store):
+    owner = Principal("olga", "analyst")
+    board = store.create(owner, "Short-lived", [{"metric": "dau"}])
+    at = _page("olga", "analyst", dashboard=board.id)
+    _button(at, "edit").click().run()
+    _button(at, "delete_confirm").click().run()
+    assert not at.exception
+    assert "dashboard" not in at.query_params
+    assert board.id not in {x.dashboard.id for x in store.visible_to(owner)}

@@ -6,6 +6,7 @@ share with a role or a person, start from a template. Stored in the app metadata
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import replace
 
@@ -26,6 +27,7 @@ from analytics.dashboards import (
     check_widget,
     load_templates,
 )
+from analytics.periods import Period
 from apps.streamlit.auth import allowed, current_user, require
 from apps.streamlit.components.layout import empty_state, page_header
 from apps.streamlit.components.state import SEGMENT_LABELS, global_filters
@@ -38,6 +40,7 @@ from core.settings import get_settings
 PARAM = "dashboard"  # the open dashboard's id in the URL
 DRAFT = "dash_draft"  # the dashboard being edited: {"id", "version", "title", "widgets"}
 GRID = "dash_grid"
+SEEN_RANGE = "dash_seen_range"  # the page's date range at the last run (to notice a change)
 DIALOG = "dash_dialog"  # the open dialog (new, share, add): kept open across reruns until closed
 # Widths as shares of the grid row (minus the gap); one column on a phone.
 GRID_CSS = """<style>
@@ -204,17 +207,21 @@ def add_widget_dialog() -> None:
         key="aw_range",
     )
     segments = {}
-    for segment in info.segments:
-        values = segment_options(None).get(segment) or []
-        if values:
-            picked = st.multiselect(
-                f"Only {SEGMENT_LABELS[segment].lower()}",
-                values,
-                key=f"aw_seg_{metric}_{segment}",
-                placeholder="All",
-            )
-            if picked:
-                segments[segment] = picked
+    offered = [(s, segment_options(None).get(s) or []) for s in info.segments]
+    offered = [(s, values) for s, values in offered if values]
+    if offered:
+        with st.expander("Filter this widget (optional)"):
+            cells = st.columns(2)
+            for i, (segment, values) in enumerate(offered):
+                with cells[i % 2]:
+                    picked = st.multiselect(
+                        f"Only {SEGMENT_LABELS[segment].lower()}",
+                        values,
+                        key=f"aw_seg_{metric}_{segment}",
+                        placeholder="All",
+                    )
+                if picked:
+                    segments[segment] = picked
     if st.button("Add to dashboard", type="primary", key="aw_add", icon=":material/add:"):
         try:
             widget = check_widget(
@@ -343,6 +350,14 @@ def show_dashboard(dashboard_id: str) -> None:
             if st.button("Cancel", key="cancel_edit"):
                 st.session_state.pop(DRAFT, None)
                 st.rerun()
+            if access == "owner" or user.role == "admin":
+                with st.popover("Delete", icon=":material/delete:", key="delete_menu"):
+                    st.markdown(f"Delete “{dashboard.title}” for everyone it is shared with?")
+                    if st.button("Delete dashboard", type="primary", key="delete_confirm"):
+                        store.delete(dashboard.id, user)
+                        _open(None)
+                        st.toast(f"Deleted “{dashboard.title}”.", icon=":material/delete:")
+                        st.rerun()
         else:
             can_edit_this = access in ("owner", "edit") and allowed("edit_dashboards")
             edit_type = "primary" if can_edit_this else "secondary"
@@ -400,7 +415,14 @@ def show_dashboard(dashboard_id: str) -> None:
         empty_state("No published data yet: run `pulse materialize` (or `make demo`).")
         return
     first_day, last_day, freshness = bounds
-    view = global_filters(first_day, last_day, segment_options(freshness.publication_id))
+    last = _last_range(first_day, last_day)
+    view = global_filters(
+        first_day,
+        last_day,
+        segment_options(freshness.publication_id),
+        **({"default_days": last.days, "default_end": last.end} if last else {}),
+    )
+    _remember_range(view.period)
     if not widgets:
         empty_state(
             "This dashboard is empty. Click **Add widget** to pick a metric and a chart."
@@ -425,6 +447,21 @@ def show_dashboard(dashboard_id: str) -> None:
         if event is not None:
             apply_move(event, draft["widgets"])
             st.rerun()
+
+
+def _last_range(first_day: dt.date, last_day: dt.date) -> Period | None:
+    """The date range the person last looked at (their preference), as the page's default; a
+    range in the URL still wins (the picker reads the URL)."""
+    last = store.preferences(user.name).last_date_range
+    return last.resolve(first_day, last_day) if last is not None else None
+
+
+def _remember_range(period: Period) -> None:
+    """Store the range as the person's preference when they change it (not on every run)."""
+    seen = st.session_state.get(SEEN_RANGE)
+    st.session_state[SEEN_RANGE] = period
+    if seen is not None and seen != period:
+        store.set_preferences(user.name, last_date_range={"start": period.start, "end": period.end})
 
 
 def _edit_controls(widget: Widget, draft: dict) -> None:
