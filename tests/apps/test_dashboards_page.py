@@ -78,6 +78,7 @@ def test_compose_save_share_and_open_as_another_analyst(env, store):
     at.selectbox(key="aw_metric").set_value("net_revenue").run()
     at.selectbox(key="aw_chart_net_revenue").set_value("stacked_bar").run()
     at.selectbox(key="aw_width").set_value("full").run()
+    at.text_input(key="aw_title").input("Revenue by channel")
     _button(at, "aw_add").click().run()
     _button(at, "add_widget").click().run()
     at.selectbox(key="aw_metric").set_value("dau").run()
@@ -95,6 +96,8 @@ def test_compose_save_share_and_open_as_another_analyst(env, store):
         ("dau", "kpi", "third", None),
     ]
     assert any(m.label == "Daily active users" for m in at.metric)  # the KPI card is drawn
+    assert "**Revenue by channel**" in _texts(at)
+    assert saved.widgets[0].title == "Revenue by channel"
 
     _button(at, "share").click().run()
     at.selectbox(key="share_role").set_value("analyst")

@@ -222,6 +222,9 @@ def add_widget_dialog() -> None:
                     )
                 if picked:
                     segments[segment] = picked
+    title = st.text_input(
+        "Title (optional)", key="aw_title", placeholder=f"{info.label}", max_chars=120
+    )
     if st.button("Add to dashboard", type="primary", key="aw_add", icon=":material/add:"):
         try:
             widget = check_widget(
@@ -232,6 +235,7 @@ def add_widget_dialog() -> None:
                     "breakdown": breakdown,
                     "segments": segments,
                     "date_range": date_range,
+                    "title": title,
                 },
                 catalogue,
             )
@@ -282,8 +286,13 @@ def show_list() -> None:
     _cards(shared, "shared")
     st.subheader("Start from a template")
     st.caption("A copy you own: change it as you like, the template stays as it is.")
+    try:
+        available = templates(_templates_file())
+    except DashboardError as exc:  # a bad PULSE_DASHBOARD_TEMPLATES_FILE: say which entry
+        st.error(f"The dashboard templates could not be loaded: {exc}", icon=":material/error:")
+        return
     grid = st.grid(3, key="templates")
-    for name, template in templates(_templates_file()).items():
+    for name, template in available.items():
         with grid, st.container(border=True, key=f"template_{name}"):
             st.markdown(f"**{template.title}**")
             st.caption(f"{template.description} ({len(template.widgets)} widgets)")
