@@ -131,13 +131,18 @@ class Settings(BaseSettings):
     dashboard_session_hours: float = Field(default=168.0, gt=0, le=24 * 366)
     # The role of an OIDC-signed-in person who is not in the users table.
     dashboard_oidc_default_role: Literal["viewer", "analyst", "admin"] = "viewer"
+    # Dashboard templates ("Start from template"); None = analytics/dashboards/templates.yaml.
+    dashboard_templates_file: Path | None = Field(
+        default=None,
+        description="YAML dashboard templates; default analytics/dashboards/templates.yaml",
+    )
 
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
-    @field_validator("retention_policy_file", "targets_file")
+    @field_validator("retention_policy_file", "targets_file", "dashboard_templates_file")
     @classmethod
     def _policy_file(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None

@@ -41,6 +41,9 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("executive.py", "Executive", ":material/monitoring:", "executive", "Business", True),
     PageSpec("revenue.py", "Revenue", ":material/payments:", "revenue", "Business"),
     PageSpec("marketplace.py", "Marketplace", ":material/storefront:", "marketplace", "Business"),
+    PageSpec(
+        "dashboards.py", "Dashboards", ":material/dashboard_customize:", "dashboards", "Business"
+    ),
     PageSpec("engagement.py", "Engagement", ":material/touch_app:", "engagement", "Product"),
     PageSpec("retention.py", "Retention", ":material/event_repeat:", "retention", "Product"),
     PageSpec("funnels.py", "Funnels", ":material/filter_alt:", "funnels", "Product"),
