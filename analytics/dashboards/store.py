@@ -35,6 +35,7 @@ from analytics.dashboards.model import (
     parse_date_range,
     with_widget_ids,
 )
+from core import accounts
 from core.metadata import METADATA
 from core.roles import ROLES, Principal, check_role
 
@@ -389,10 +390,15 @@ class DashboardStore:
                 raise DashboardError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
             kind, grantee = "role", role
         else:
-            grantee = " ".join(str(user).split())
-            if not grantee:
+            if not str(user).strip():
                 raise DashboardError("type the username to share with")
-            kind = "user"
+            known = accounts.get_user(self.engine, str(user))
+            if known is None:
+                raise DashboardError(
+                    f"there is no user {str(user).strip()!r}: share with one of the names "
+                    "`pulse users list` (or the admin's Users page) shows"
+                )
+            kind, grantee = "user", known.username
         with self.engine.begin() as conn:
             stored = self._load(conn, dashboard_id)
             if self._access(conn, stored, who) not in ("owner", "edit"):

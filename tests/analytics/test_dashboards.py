@@ -23,6 +23,7 @@ from analytics.dashboards import (
     load_templates,
     parse_date_range,
 )
+from core import accounts
 from core.metadata import engine_for
 from core.roles import Principal
 from core.settings import Settings
@@ -64,6 +65,8 @@ def store(request, tmp_path, catalogue):
         settings = Settings(data_dir=tmp_path, metadata_url=request.getfixturevalue("postgres_url"))
     engine = engine_for(settings)
     assert engine.dialect.name == request.param
+    for person in (ANA, BEN, VIV, ADA):  # shares name people the users table knows
+        accounts.add_user(engine, person.name, person.role, None)
     yield DashboardStore(engine, catalogue)
     engine.dispose()
 
@@ -200,6 +203,8 @@ def test_shares_with_a_role_or_a_person(store):
         store.share(board.id, ANA)
     with pytest.raises(DashboardError, match="unknown role 'boss'"):
         store.share(board.id, ANA, role="boss")
+    with pytest.raises(DashboardError, match="there is no user 'bne'"):
+        store.share(board.id, ANA, user="bne")  # a typo: nobody would ever see the share
 
 
 def test_viewers_cannot_create_and_copies_belong_to_the_copier(store):

@@ -9,13 +9,13 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from browser_harness import (
     DESKTOP,
     PHONE,
     StreamlitServer,
+    TestUser,
     assert_no_horizontal_scroll,
     open_page,
     run_streamlit,
@@ -26,7 +26,6 @@ from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.integration
 
-SIGNED_IN_APP = Path(__file__).with_name("signed_in_app.py")
 
 # Each card's key is w_<width>_<widget id>: the order and widths the page shows, read from the DOM.
 LAYOUT_JS = r"""() => Array.from(document.querySelectorAll('.st-key-dash_grid > div'))
@@ -36,20 +35,33 @@ LAYOUT_JS = r"""() => Array.from(document.querySelectorAll('.st-key-dash_grid > 
   .filter(Boolean)"""
 
 
+# Two analysts besides the harness's test users: one composes and shares, the other opens it.
+ANALYSTS = {
+    name: TestUser(name, "analyst", f"{name}-password-for-tests") for name in ("ana", "ben")
+}
+
+
 @pytest.fixture(scope="module")
 def app(demo_run, tmp_path_factory) -> Iterator[StreamlitServer]:
+    from core import accounts
+    from core.metadata import engine_for
+    from core.settings import Settings
+
     data = tmp_path_factory.mktemp("builder") / "data"
     shutil.copytree(demo_run[0], data, ignore=shutil.ignore_patterns("dbt", "pulse.db"))
+    engine = engine_for(Settings(data_dir=data))
+    for user in ANALYSTS.values():
+        accounts.add_user(engine, user.name, user.role, user.password)
+    engine.dispose()
     env = streamlit_env(data, {"PULSE_COLLECTOR_PORT": "9"})
     log = data.parent / "streamlit.log"
-    with run_streamlit(env, app=SIGNED_IN_APP, log_path=log) as server:
+    with run_streamlit(env, log_path=log) as server:
         yield server
 
 
-def sign_in(page: Page, server: StreamlitServer, username: str, role: str, **open_args):
-    """The one place that signs a test user in (until the sign-in form is merged: the test app
-    takes the user from the URL)."""
-    return open_page(page, server.url_for("dashboards", as_user=f"{username}:{role}"), **open_args)
+def sign_in(page: Page, server: StreamlitServer, username: str, **open_args):
+    """Sign ``username`` (one of ANALYSTS) in through the sign-in form and open the page."""
+    return open_page(page, server.url_for("dashboards"), user=ANALYSTS[username], **open_args)
 
 
 def _layout(page: Page) -> list[str]:
@@ -75,7 +87,7 @@ def _drag(page: Page, source: int, target: int) -> None:
 
 
 def test_compose_by_drag_save_share_and_seen_by_another_analyst(app, page, new_context, screenshot):
-    watch = sign_in(page, app, "ana", "analyst", viewport=DESKTOP)
+    watch = sign_in(page, app, "ana", viewport=DESKTOP)
     expect(page.get_by_text("You have no dashboards yet")).to_be_visible()
     screenshot(page, "list-empty")
 
@@ -132,7 +144,7 @@ def test_compose_by_drag_save_share_and_seen_by_another_analyst(app, page, new_c
 
     # Another analyst: listed under "Shared with you"; same widgets, order and widths.
     other = new_context().new_page()
-    watch_ben = sign_in(other, app, "ben", "analyst", viewport=DESKTOP)
+    watch_ben = sign_in(other, app, "ben", viewport=DESKTOP)
     card = other.locator(f".st-key-board_{dashboard_id}")
     expect(card).to_contain_text("by ana")
     card.get_by_role("button", name="Open").click()

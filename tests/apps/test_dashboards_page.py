@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics.dashboards import DashboardStore
+from core import accounts
 from core.metadata import engine_for
 from core.roles import Principal
 from core.settings import get_settings
@@ -37,10 +38,13 @@ def env(demo_run, tmp_path_factory):
 def store(env):
     from apps.streamlit.queries import query_layer
 
-    return DashboardStore(engine_for(env), {m.name: m for m in query_layer().catalogue()})
+    engine = engine_for(env)
+    for name in ("ben",):  # the person the page tests share with
+        accounts.add_user(engine, name, "analyst", None)
+    return DashboardStore(engine, {m.name: m for m in query_layer().catalogue()})
 
 
-# The one place that says who is signed in: until the sign-in form lands, the session's user.
+# The one place that says who is signed in: the session's user (as the sign-in sets it).
 def sign_in_as(at: AppTest, name: str, role: str) -> AppTest:
     at.session_state["pulse_user"] = {"name": name, "role": role}
     return at
