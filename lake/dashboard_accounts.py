@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from deltalake import write_deltalake
+from deltalake import DeltaTable, write_deltalake
 from sqlalchemy import MetaData, Table, inspect, select
 
 from core.settings import Settings
@@ -33,6 +33,7 @@ SCHEMA = pa.schema(
         pa.field("account_id", pa.string(), nullable=False),
         pa.field("role", pa.string()),
         pa.field("created_at", pa.timestamp("us", tz="UTC")),
+        pa.field("origin", pa.string(), nullable=False),  # users (the table) | simulated (demo)
         pa.field("_exported_at", pa.timestamp("us", tz="UTC"), nullable=False),
     ]
 )
@@ -91,22 +92,45 @@ def _utc(value: object) -> datetime | None:
 
 
 def land_dashboard_accounts(
-    settings: Settings, extra: Iterable[Account] = (), exported_at: datetime | None = None
+    settings: Settings,
+    simulated: Iterable[Account] | None = None,
+    exported_at: datetime | None = None,
 ) -> int:
-    """Overwrite ``bronze/dashboard_accounts`` with the users table's accounts (and ``extra``,
-    e.g. the demo's simulated accounts); returns the row count."""
+    """Overwrite ``bronze/dashboard_accounts`` with the users table's accounts; returns the row
+    count. ``simulated``: the demo's simulated accounts (origin ``simulated``); None keeps those
+    of the previous snapshot, so a later landing (``pulse serve``) does not drop them."""
     stamp = exported_at or datetime.now(UTC)
-    by_id: dict[str, dict] = {}
-    for account in [*read_accounts(settings), *extra]:
-        account_id = dashboard_user_id(settings, account.username)
-        by_id[account_id] = {
-            "account_id": account_id,
-            "role": account.role,
-            "created_at": account.created_at,
-            "_exported_at": stamp,
-        }
-    table = pa.Table.from_pylist(list(by_id.values()), schema=SCHEMA)
     path = settings.table_path("bronze", TABLE)
+    by_id: dict[str, dict] = {}
+    if simulated is None:
+        for row in _previous_rows(path):
+            if row.get("origin") == "simulated":
+                by_id[row["account_id"]] = {**row, "_exported_at": stamp}
+    else:
+        for account in simulated:
+            by_id.update(_row(settings, account, "simulated", stamp))
+    for account in read_accounts(settings):
+        by_id.update(_row(settings, account, "users", stamp))
+    table = pa.Table.from_pylist(list(by_id.values()), schema=SCHEMA)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_deltalake(str(path), table, mode="overwrite", schema_mode="overwrite")
     return table.num_rows
+
+
+def _row(settings: Settings, account: Account, origin: str, stamp: datetime) -> dict[str, dict]:
+    account_id = dashboard_user_id(settings, account.username)
+    return {
+        account_id: {
+            "account_id": account_id,
+            "role": account.role,
+            "created_at": account.created_at,
+            "origin": origin,
+            "_exported_at": stamp,
+        }
+    }
+
+
+def _previous_rows(path) -> list[dict]:
+    if not DeltaTable.is_deltatable(str(path)):
+        return []
+    return DeltaTable(str(path)).to_pyarrow_table().to_pylist()

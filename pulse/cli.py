@@ -172,9 +172,11 @@ def demo(users: int, days: int, seed: int, end_date, no_serve: bool) -> None:
 @main.command()
 def serve() -> None:
     """Serve the collector, the Dagster UI and Streamlit on the existing data until Ctrl-C."""
-    from pulse.services import serve_all
+    from pulse.services import register_dashboard_usage, serve_all
 
-    serve_all(_settings())
+    settings = _settings()
+    register_dashboard_usage(settings)
+    serve_all(settings)
 
 
 @main.command()

@@ -382,7 +382,13 @@ def _write_snapshots(lake_dir: Path) -> None:
         )
     # The dashboards' accounts (lake/dashboard_accounts.py): dash_c never uses them.
     accounts = [
-        {"account_id": a, "role": r, "created_at": _at(D1, 0, 0) - timedelta(days=30), **stamp}
+        {
+            "account_id": a,
+            "role": r,
+            "created_at": _at(D1, 0, 0) - timedelta(days=30),
+            "origin": "users",
+            **stamp,
+        }
         for a, r in (("dash_a", "analyst"), ("dash_b", "viewer"), ("dash_c", "viewer"))
     ]
     write_deltalake(

@@ -14,6 +14,7 @@ renamed as (
 
         ----------  attributes
         lower(role) as role,
+        origin,
 
         ----------  timestamps (UTC)
         created_at,
