@@ -41,7 +41,9 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("live.py", "Live", ":material/sensors:", "live", "Platform"),
     PageSpec("metrics.py", "Metric definitions", ":material/menu_book:", "metrics", "Reference"),
     PageSpec("gallery.py", "Chart gallery", ":material/palette:", "gallery", "Reference"),
+    # Admin only once the sign-in lands (the access helper's PageSpec.action, e.g. manage_users).
+    PageSpec("adoption.py", "Adoption", ":material/group:", "adoption", "Admin"),
 )
 # Sections in the order of the top bar. The AI-monitoring, experiments and predictive pages join
 # "Models" with the issues that build those models.
-SECTIONS = ("Business", "Product", "Platform", "Models", "Reference")
+SECTIONS = ("Business", "Product", "Platform", "Models", "Reference", "Admin")
