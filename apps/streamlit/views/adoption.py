@@ -80,7 +80,8 @@ state = target.state(share)
 on_target = overall.filter(
     pl.col("is_complete_week") & (pl.col("share_active") >= target.value)
 ).height
-with st.container(horizontal=True, key="adoption_cards"):
+grid = st.grid(4, key="adoption_cards")  # a row of four; stacked on a phone
+with grid:
     with st.container(border=True, key="card_share"):
         delta = None
         if previous is not None and share is not None and previous["share_active"] is not None:
@@ -96,12 +97,14 @@ with st.container(horizontal=True, key="adoption_cards"):
         )
         if state is not None:
             st.badge(STATE_LABELS[state], color=STATE_COLORS[state])  # type: ignore[arg-type]
+with grid:
     with st.container(border=True, key="card_accounts"):
         st.metric(
             "Active accounts",
             f"{row['active_accounts']:,} of {row['accounts']:,}",
             help="Dashboard accounts active in the week, of all accounts.",
         )
+with grid:
     with st.container(border=True, key="card_views"):
         st.metric(
             "Page views",
@@ -110,6 +113,7 @@ with st.container(horizontal=True, key="adoption_cards"):
             delta_color="off",
             help="`Dashboard Viewed` events in the week.",
         )
+with grid:
     with st.container(border=True, key="card_on_target"):
         st.metric(
             "Weeks on target",
