@@ -81,45 +81,42 @@ on_target = overall.filter(
     pl.col("is_complete_week") & (pl.col("share_active") >= target.value)
 ).height
 grid = st.grid(4, key="adoption_cards")  # a row of four; stacked on a phone
-with grid:
-    with st.container(border=True, key="card_share"):
-        delta = None
-        if previous is not None and share is not None and previous["share_active"] is not None:
-            delta = f"{(share - previous['share_active']) * 100:+.1f} pts"
-        st.metric(
-            "Stakeholders active",
-            format_value(share, "percent"),
-            delta=delta,
-            help=(
-                f"Accounts with at least one dashboard event in the week / accounts that existed "
-                f"by its end. Target ≥ {target.value:.0%} (seed goal). docs/metrics.md, Adoption."
-            ),
-        )
-        if state is not None:
-            st.badge(STATE_LABELS[state], color=STATE_COLORS[state])  # type: ignore[arg-type]
-with grid:
-    with st.container(border=True, key="card_accounts"):
-        st.metric(
-            "Active accounts",
-            f"{row['active_accounts']:,} of {row['accounts']:,}",
-            help="Dashboard accounts active in the week, of all accounts.",
-        )
-with grid:
-    with st.container(border=True, key="card_views"):
-        st.metric(
-            "Page views",
-            format_value(row["views"], "count"),
-            delta=None if previous is None else f"{row['views'] - previous['views']:+,}",
-            delta_color="off",
-            help="`Dashboard Viewed` events in the week.",
-        )
-with grid:
-    with st.container(border=True, key="card_on_target"):
-        st.metric(
-            "Weeks on target",
-            f"{on_target} of {len(complete)}",
-            help=f"Complete weeks with at least {target.value:.0%} of the accounts active.",
-        )
+with grid, st.container(border=True, key="card_share"):
+    change = None
+    if previous is not None and share is not None and previous["share_active"] is not None:
+        change = (share - previous["share_active"]) * 100
+    st.metric(
+        "Stakeholders active",
+        format_value(share, "percent"),
+        delta=None if change is None else f"{change:+.1f} pts vs the week before",
+        delta_color="normal" if change else "off",
+        help=(
+            f"Accounts with at least one dashboard event in the week / accounts that existed "
+            f"by its end. Target ≥ {target.value:.0%} (seed goal). docs/metrics.md, Adoption."
+        ),
+    )
+    if state is not None:
+        st.badge(STATE_LABELS[state], color=STATE_COLORS[state])  # type: ignore[arg-type]
+with grid, st.container(border=True, key="card_accounts"):
+    st.metric(
+        "Active accounts",
+        f"{row['active_accounts']:,} of {row['accounts']:,}",
+        help="Dashboard accounts active in the week, of all accounts.",
+    )
+with grid, st.container(border=True, key="card_views"):
+    st.metric(
+        "Page views",
+        format_value(row["views"], "count"),
+        delta=None if previous is None else f"{row['views'] - previous['views']:+,}",
+        delta_color="off",
+        help="`Dashboard Viewed` events in the week.",
+    )
+with grid, st.container(border=True, key="card_on_target"):
+    st.metric(
+        "Weeks on target",
+        f"{on_target} of {len(complete)}",
+        help=f"Complete weeks with at least {target.value:.0%} of the accounts active.",
+    )
 
 # ---- charts -------------------------------------------------------------------------------------
 left, right = st.columns(2)
@@ -162,7 +159,6 @@ with right:
             temporal=True,
             unit="count",
             title="Active accounts by role",
-            time_format="%b %d",
         ),
         key="role_trend",
     )
@@ -174,7 +170,13 @@ if week_pages.is_empty():
 else:
     show_chart(
         charts.bar_chart(
-            week_pages, x="page", y="views", horizontal=True, unit="count", title="Page views"
+            week_pages,
+            x="page",
+            y="views",
+            horizontal=True,
+            unit="count",
+            title="Page views",
+            height=max(160, 26 * week_pages.height),  # one readable label per page
         ),
         key="page_views",
     )

@@ -83,8 +83,8 @@ active_counts as (
         role_group as role,
         count(*) as active_users,
         count(*) filter (where is_known_account) as active_accounts,
-        sum(views) as views,
-        sum(events) as events
+        cast(sum(views) as bigint) as views,
+        cast(sum(events) as bigint) as events
     from weekly_users,
         unnest(['all', role]) as groups (role_group)
     group by week_start, role_group
