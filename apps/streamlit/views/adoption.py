@@ -90,6 +90,7 @@ with grid, st.container(border=True, key="card_share"):
         format_value(share, "percent"),
         delta=None if change is None else f"{change:+.1f} pts vs the week before",
         delta_color="normal" if change else "off",
+        delta_arrow="auto" if change else "off",
         help=(
             f"Accounts with at least one dashboard event in the week / accounts that existed "
             f"by its end. Target ≥ {target.value:.0%} (seed goal). docs/metrics.md, Adoption."
@@ -176,7 +177,7 @@ else:
             horizontal=True,
             unit="count",
             title="Page views",
-            height=max(160, 26 * week_pages.height),  # one readable label per page
+            height=max(160, 36 * week_pages.height),  # one readable label per page
         ),
         key="page_views",
     )
