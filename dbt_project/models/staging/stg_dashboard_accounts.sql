@@ -1,3 +1,7 @@
+-- A table, not a view: the source is a temp view of lake.dbt_plugin that exists only inside the
+-- dbt process, so a warehouse view over it could not be read by anyone else.
+{{ config(materialized='table') }}
+
 with
 
 source as (
