@@ -42,7 +42,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("metrics.py", "Metric definitions", ":material/menu_book:", "metrics", "Reference"),
     PageSpec("gallery.py", "Chart gallery", ":material/palette:", "gallery", "Reference"),
     # Admin only once the sign-in lands (the access helper's PageSpec.action, e.g. manage_users).
-    PageSpec("adoption.py", "Adoption", ":material/group:", "adoption", "Admin"),
+    PageSpec("adoption.py", "Adoption", ":material/insights:", "adoption", "Admin"),
 )
 # Sections in the order of the top bar. The AI-monitoring, experiments and predictive pages join
 # "Models" with the issues that build those models.
