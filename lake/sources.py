@@ -112,6 +112,15 @@ def ensure_source(
     if not write_key.startswith(WRITE_KEY_PREFIX) or len(write_key) < 20:
         raise ValueError(f"a write key starts with {WRITE_KEY_PREFIX!r} and is long and random")
     key_hash = hash_write_key(write_key)
+    try:
+        row = _ensure_row(engine, name, key_hash, settings)
+    except IntegrityError:  # another process registered it at the same moment: re-key theirs
+        row = _ensure_row(engine, name, key_hash, settings)
+    _invalidate()
+    return _row_to_source(row)
+
+
+def _ensure_row(engine: Engine, name: str, key_hash: str, settings: dict[str, Any] | None) -> Any:
     with engine.begin() as conn:
         row = conn.execute(select(SOURCES).where(SOURCES.c.name == name)).first()
         if row is None:
@@ -128,9 +137,7 @@ def ensure_source(
             conn.execute(
                 update(SOURCES).where(SOURCES.c.name == name).values(write_key_hash=key_hash)
             )
-        row = conn.execute(select(SOURCES).where(SOURCES.c.name == name)).one()
-    _invalidate()
-    return _row_to_source(row)
+        return conn.execute(select(SOURCES).where(SOURCES.c.name == name)).one()
 
 
 def list_sources(engine: Engine) -> list[Source]:
