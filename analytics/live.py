@@ -5,8 +5,9 @@ since are in ``bronze/events`` (Delta). :class:`LiveDB` serves the two relations
 read under their dbt names, so the *same* MetricFlow SQL runs over them:
 
 - ``fct_user_daily``: the published rows before the live window, plus the live days computed from
-  bronze the way the mart computes them (deduplicated on message_id, activity events of identified
-  users, workouts, signed revenue summed as decimals). ``sessions`` is null on live rows
+  bronze the way the mart computes them (the app's events only, as in stg_events: not the
+  dashboards' own usage; deduplicated on message_id, activity events of identified users,
+  workouts, signed revenue summed as decimals). ``sessions`` is null on live rows
   (sessionization stays in dbt), so session metrics are not live.
 - ``dim_users``: the published users, with a signup date for those whose first ``Signed Up`` is in
   the live window, plus users first seen there (platform and acquisition channel from their
@@ -72,6 +73,8 @@ class EventCatalog:
     subscription_revenue_events: tuple[str, ...]
     program_purchase_events: tuple[str, ...]
     refund_events: tuple[str, ...]
+    # Pulse's own senders (the dashboards): not the app's events, left out as stg_events does.
+    internal_anonymous_ids: tuple[str, ...] = ()
 
     @property
     def gross_revenue_events(self) -> tuple[str, ...]:
@@ -107,6 +110,7 @@ class EventCatalog:
             subscription_revenue_events=values("subscription_revenue_events"),
             program_purchase_events=values("program_purchase_events"),
             refund_events=values("refund_events"),
+            internal_anonymous_ids=values("internal_anonymous_ids"),
         )
 
 
@@ -197,6 +201,7 @@ def live_user_daily_sql(events: EventCatalog, source: str) -> str:
 TYPED_EVENTS_SQL = """
     with deduplicated as (
         select * from bronze_live
+        where coalesce(anonymous_id, '') not in {internal_ids}
         qualify row_number() over (
             partition by event_date, message_id order by received_at, collector_id, sequence
         ) = 1
@@ -243,7 +248,10 @@ class LiveDB(CatalogDB):
         start, end = window
         con = self.con
         con.register("bronze_live", bronze)
-        con.execute(f"CREATE TABLE live_events AS {TYPED_EVENTS_SQL}")
+        internal_ids = sql_list(events.internal_anonymous_ids or ("",))
+        con.execute(
+            "CREATE TABLE live_events AS " + TYPED_EVENTS_SQL.format(internal_ids=internal_ids)
+        )
         con.unregister("bronze_live")
         con.execute(f"CREATE TABLE live_user_daily AS {live_user_daily_sql(events, 'live_events')}")
         self.events_through: dt.datetime | None = con.execute(

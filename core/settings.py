@@ -14,6 +14,7 @@ lives under ``PULSE_DATA_DIR``::
     <data>/reports/               generated reports (drift HTML, ...)
     <data>/pulse.db               app metadata (sources, alerts) in SQLite
     <data>/archive/               data archived by retention (unless PULSE_ARCHIVE_URI)
+    <data>/secrets/               keys Pulse makes for itself (0600): the dashboards' write key, ...
 """
 
 from __future__ import annotations
@@ -137,6 +138,12 @@ class Settings(BaseSettings):
         description="YAML dashboard templates; default analytics/dashboards/templates.yaml",
     )
 
+    # Adoption (docs/dashboards.md, "Adoption"): the dashboards send their own page views and
+    # actions to the collector under the internal source. off: nothing is sent.
+    dashboard_usage: bool = True
+    # Where they send them; None: http://<host>:<collector_port> (127.0.0.1 for a 0.0.0.0 bind).
+    dashboard_usage_url: str | None = None
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -220,6 +227,18 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    @property
+    def dashboard_usage_endpoint(self) -> str:
+        """The collector the dashboards send their usage events to."""
+        if self.dashboard_usage_url:
+            return self.dashboard_usage_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.collector_port}"
 
     @property
     def archive_location(self) -> str:

@@ -31,6 +31,7 @@ Profile (dbt_project/profiles.yml)::
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -87,6 +88,15 @@ class Plugin(BasePlugin):
                 "profiles.yml (dbt_project/profiles.yml)"
             )
         self._paths = {str(name): str(path) for name, path in tables.items()}
+        # name -> "column type, ...": a table that may not exist yet (e.g. bronze/dashboard_accounts
+        # before anyone signs in) reads as empty with these columns instead of failing.
+        empty = plugin_config.get("empty_when_missing") or {}
+        if not isinstance(empty, dict) or not set(empty) <= set(self._paths):
+            raise ValueError(
+                "lake.dbt_plugin: `empty_when_missing` maps names of `tables` to their columns "
+                '("name type, ..."), e.g. {bronze_dashboard_accounts: "account_id varchar"}'
+            )
+        self._empty_columns = {str(k): str(v) for k, v in empty.items()}
         self._datasets: dict[str, Any] | None = None
         self._missing: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -116,9 +126,28 @@ class Plugin(BasePlugin):
             else:
                 cursor.register(name, dataset)
         for name, path in self._missing.items():
+            columns = self._empty_columns.get(name)
+            if columns is not None:
+                cursor.execute(
+                    f"create or replace temp view {quote_ident(name)} as select * from "
+                    f"(select {_null_columns(columns)}) where false"
+                )
+                continue
             # Fail when (and only when) a model reads it, with a message that says what to do.
             message = f"bronze Delta table {path} does not exist: land events first"
             cursor.execute(
                 f"create or replace temp view {quote_ident(name)} as "
                 f"select error({quote_literal(message)}) as missing"
             )
+
+
+def _null_columns(columns: str) -> str:
+    """``"a varchar, b timestamptz"`` -> ``cast(null as varchar) as "a", ...``."""
+    out = []
+    for part in columns.split(","):
+        match = re.fullmatch(r"\s*(\w+)\s+([A-Za-z][\w ]*)\s*", part)
+        if match is None:
+            raise ValueError(f"lake.dbt_plugin: bad column {part.strip()!r} in empty_when_missing")
+        name, duck_type = match.groups()
+        out.append(f"cast(null as {duck_type.strip()}) as {quote_ident(name)}")
+    return ", ".join(out)

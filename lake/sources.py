@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, DateTime, Engine, String, Table, Text, insert, select
+from sqlalchemy import Column, DateTime, Engine, String, Table, Text, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.metadata import METADATA
@@ -99,6 +99,45 @@ def create_source(
         ) from None
     _invalidate()
     return source, write_key
+
+
+def ensure_source(
+    engine: Engine, name: str, write_key: str, settings: dict[str, Any] | None = None
+) -> Source:
+    """The source ``name`` with ``write_key`` as its key, created or re-keyed as needed.
+
+    For Pulse's own senders (the dashboards), which keep their key in a file: idempotent, so it
+    can run at every start; a source of that name with another key gets this one (the old key
+    stops working)."""
+    if not write_key.startswith(WRITE_KEY_PREFIX) or len(write_key) < 20:
+        raise ValueError(f"a write key starts with {WRITE_KEY_PREFIX!r} and is long and random")
+    key_hash = hash_write_key(write_key)
+    try:
+        row = _ensure_row(engine, name, key_hash, settings)
+    except IntegrityError:  # another process registered it at the same moment: re-key theirs
+        row = _ensure_row(engine, name, key_hash, settings)
+    _invalidate()
+    return _row_to_source(row)
+
+
+def _ensure_row(engine: Engine, name: str, key_hash: str, settings: dict[str, Any] | None) -> Any:
+    with engine.begin() as conn:
+        row = conn.execute(select(SOURCES).where(SOURCES.c.name == name)).first()
+        if row is None:
+            conn.execute(
+                insert(SOURCES).values(
+                    source_id="src_" + secrets.token_hex(8),
+                    name=name,
+                    write_key_hash=key_hash,
+                    created_at=datetime.now(UTC),
+                    settings=orjson.dumps({**DEFAULT_SOURCE_SETTINGS, **(settings or {})}).decode(),
+                )
+            )
+        elif row.write_key_hash != key_hash:
+            conn.execute(
+                update(SOURCES).where(SOURCES.c.name == name).values(write_key_hash=key_hash)
+            )
+        return conn.execute(select(SOURCES).where(SOURCES.c.name == name)).one()
 
 
 def list_sources(engine: Engine) -> list[Source]:

@@ -50,6 +50,7 @@ MART_GROUPS = (
     "marts_experiments",
     "marts_system",
     "marts_executive",
+    "marts_adoption",
 )
 # Marts are rebuilt nightly (03:00 UTC) at least: stale after 26 h, warn after 13 h. The
 # publication follows the hourly incremental schedule.

@@ -173,9 +173,10 @@ def demo(users: int, days: int, seed: int, end_date, no_serve: bool) -> None:
 def serve() -> None:
     """Serve the collector, the Dagster UI and Streamlit on the existing data until Ctrl-C."""
     from pulse.demo import DEMO_ADMIN, demo_admin_file, read_demo_admin
-    from pulse.services import serve_all
+    from pulse.services import register_dashboard_usage, serve_all
 
     settings = _settings()
+    register_dashboard_usage(settings)
     saved = read_demo_admin(settings)
     hint = (
         f"sign in as {saved[0]} (the demo admin; password in {demo_admin_file(settings)})"

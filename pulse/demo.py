@@ -1,7 +1,8 @@
 """``pulse demo``: the whole platform on the embedded default, phase by phase, with timings.
 
-simulate → collector up → history bulk-loaded → last day sent over HTTP → collector stopped
-gracefully (its WAL flushed to Delta) → every asset materialized → services served.
+simulate → collector up → history bulk-loaded (with a few weeks of the dashboards' own usage) →
+last day sent over HTTP → collector stopped gracefully (its WAL flushed to Delta) → every asset
+materialized → services served.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from core.settings import Settings
@@ -99,6 +100,30 @@ def reset_demo_state(settings: Settings) -> None:
             path.unlink()
 
 
+def _simulated_dashboard_usage(
+    settings: Settings, first_day: date, last_day: date, seed: int
+) -> tuple[list[dict], int]:
+    """The demo accounts' usage messages, with bronze/dashboard_accounts landed for them (plus
+    any account the users table already has)."""
+    from apps.streamlit.navigation import PAGES
+    from lake.dashboard_accounts import Account, land_dashboard_accounts
+    from lake.internal_source import dashboard_user_id
+    from lake.simulator.dashboard_usage import DEMO_ACCOUNTS, simulate_dashboard_usage
+
+    messages = simulate_dashboard_usage(
+        first_day,
+        last_day,
+        [p.url_path for p in PAGES],
+        lambda name: dashboard_user_id(settings, name),
+        seed=seed,
+    )
+    created = datetime.combine(first_day, datetime.min.time(), UTC)
+    accounts = land_dashboard_accounts(
+        settings, simulated=[Account(a.username, a.role, created) for a in DEMO_ACCOUNTS]
+    )
+    return messages, accounts
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -111,6 +136,7 @@ def run_demo(
 ) -> Phases:
     from core.metadata import engine_for
     from lake.ingest import bulk_load
+    from lake.internal_source import ensure_dashboards_source
     from lake.simulator import (
         SimConfig,
         generate_world,
@@ -134,6 +160,7 @@ def run_demo(
 
     source, write_key = create_source(engine_for(settings), "fitness-app")
     admin = ensure_demo_admin(settings)
+    dashboards_source, _ = ensure_dashboards_source(settings)  # the dashboards' own usage
 
     with phases.phase("land the app's reference snapshots (users, programs, trainers, plans)"):
         for report in load_snapshots(settings.sim_dir, settings):
@@ -146,6 +173,11 @@ def run_demo(
             source.source_id,
         )
         echo(f"    accepted {report.accepted:,}, quarantined {report.quarantined:,}")
+
+    with phases.phase("bulk-load a few weeks of the dashboards' own usage (Adoption page)"):
+        usage, accounts = _simulated_dashboard_usage(settings, first_day, last_day, seed)
+        report = bulk_load(usage, settings, dashboards_source.source_id)
+        echo(f"    {report.accepted:,} usage events of {accounts} dashboard accounts")
 
     with phases.phase(f"send the events of {last_day} through the collector over HTTP"):
         collector = services.start_collector(settings)

@@ -217,6 +217,16 @@ def wait_until_interrupted(services: list[Service]) -> None:
     print("\nstopping services ...", flush=True)
 
 
+def register_dashboard_usage(settings: Settings) -> None:
+    """The dashboards' own source (idempotent) and a fresh snapshot of their accounts, so the
+    Adoption page counts everyone who can sign in (docs/dashboards.md, "Adoption")."""
+    from lake.dashboard_accounts import land_dashboard_accounts
+    from lake.internal_source import ensure_dashboards_source
+
+    ensure_dashboards_source(settings)
+    land_dashboard_accounts(settings)
+
+
 def serve_all(settings: Settings, dashboard_sign_in: str | None = None) -> None:
     """Serve the collector, Dagster UI, Streamlit and the GX Data Docs until interrupted.
     ``dashboard_sign_in`` is printed beside the dashboards' URL (the demo's admin)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from apps.streamlit import usage
 from apps.streamlit.navigation import PAGES, SECTIONS, PageSpec, pages_for
 from apps.streamlit.sign_in import account_menu, gate
 from core.settings import get_settings
@@ -40,6 +41,12 @@ if user is None:
     # opens once the person has signed in.
     st.navigation(_navigation(PAGES), position="hidden")
 else:
-    page = st.navigation(_navigation(pages_for(user)), position="top")
+    visible = pages_for(user)
+    page = st.navigation(_navigation(visible), position="top")
     account_menu(user)
+    # Adoption: one `Dashboard Viewed` per page view (a rerun of the same page is not a view).
+    viewed = next((p.url_path for p in visible if p.title == page.title), page.url_path)
+    if st.session_state.get("_usage_viewed") != viewed:
+        st.session_state["_usage_viewed"] = viewed
+        usage.dashboard_viewed(viewed)
     page.run()

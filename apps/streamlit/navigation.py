@@ -53,6 +53,9 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("metrics.py", "Metric definitions", ":material/menu_book:", "metrics", "Reference"),
     PageSpec("gallery.py", "Chart gallery", ":material/palette:", "gallery", "Reference"),
     PageSpec("users.py", "Users", ":material/group:", "users", "Admin", action="manage_users"),
+    PageSpec(
+        "adoption.py", "Adoption", ":material/insights:", "adoption", "Admin", action="manage_users"
+    ),
 )
 # Sections in the order of the top bar. The AI-monitoring, experiments and predictive pages join
 # "Models" with the issues that build those models.

@@ -21,6 +21,13 @@
   {{ return(['system:recommender']) }}
 {%- endmacro %}
 
+{% macro internal_anonymous_ids() -%}
+  {#- anonymousIds of Pulse's own senders (lake/internal_source.py): the dashboards' usage events.
+      stg_events leaves them out, so no member metric ever sees them; stg_dashboard_events reads
+      them. -#}
+  {{ return(['pulse:dashboards']) }}
+{%- endmacro %}
+
 {% macro activity_event_types() -%}
   {#- Segment call types that record an action; identify/group/alias only describe the user. -#}
   {{ return(['track', 'page', 'screen']) }}

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import AssetExecutionContext
 
+from lake.dashboard_accounts import TABLE as DASHBOARD_ACCOUNTS
 from lake.snapshots import SNAPSHOT_KEYS
 from lake.tables import BRONZE_TABLES
 from orchestration.resources import PulseResource
@@ -69,7 +70,9 @@ bronze_events = _bronze_observable("events")
 bronze_quarantine = _bronze_observable("quarantine")
 bronze_consent = _bronze_observable("consent")  # the consent ledger (lake/consent.py)
 # The app's reference snapshots (lake/snapshots.py): bronze/app_users, app_programs, ...
-SNAPSHOT_TABLES = [f"app_{name}" for name in SNAPSHOT_KEYS]
+# Pulse's own snapshot: the dashboards' accounts, the denominator of adoption
+# (lake/dashboard_accounts.py).
+SNAPSHOT_TABLES = [f"app_{name}" for name in SNAPSHOT_KEYS] + [DASHBOARD_ACCOUNTS]
 BRONZE_ASSETS = [
     bronze_events,
     bronze_quarantine,

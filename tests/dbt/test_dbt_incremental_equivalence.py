@@ -34,6 +34,7 @@ import pytest
 from core.settings import Settings
 from lake.ingest import bulk_load
 from lake.simulator import SimConfig, generate_world, write_world
+from lake.simulator.dashboard_usage import simulate_dashboard_usage
 from lake.snapshots import load_snapshots
 
 pytestmark = pytest.mark.integration
@@ -71,6 +72,7 @@ DAILY_MODELS = (
     "rev_daily_by_stream",
     "rev_refunds_daily",
     "sys_api_latency_hourly",
+    "stg_dashboard_events",
 )
 
 
@@ -112,6 +114,17 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> dict:
     load_snapshots(settings.sim_dir, settings)
     events = world.events  # one row per message as sent: day, send_day (UTC dates), payload
     first_day = END_DATE - timedelta(days=DAYS)
+    # The dashboards' own usage (internal source), sent on the day it happens.
+    usage: dict[date, list[dict]] = {}
+    for message in simulate_dashboard_usage(
+        first_day, END_DATE - timedelta(days=1), ["executive", "revenue"], lambda n: f"dash_{n}"
+    ):
+        usage.setdefault(date.fromisoformat(message["timestamp"][:10]), []).append(message)
+
+    def load_day(day: date) -> None:
+        bulk_load(_messages_sent_on(events, day), settings, "src_test")
+        if usage.get(day):
+            bulk_load(usage[day], settings, "src_dashboards")
 
     (root / "warehouse").mkdir()
     wh_a, wh_b = root / "warehouse" / "a.duckdb", root / "warehouse" / "b.duckdb"
@@ -127,15 +140,14 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> dict:
     timings: dict[str, float] = {}
     started = time.monotonic()
     for day_index in range(INITIAL_DAYS):
-        day = first_day + timedelta(days=day_index)
-        bulk_load(_messages_sent_on(events, day), settings, "src_test")
+        load_day(first_day + timedelta(days=day_index))
     _dbt("run", "--select", f"+{DAILY_SELECTION}", env=env_b, target=target_b)
     timings["b_initial"] = time.monotonic() - started
 
     daily_runs = []
     for day_index in range(INITIAL_DAYS, DAYS):
         day = first_day + timedelta(days=day_index)
-        bulk_load(_messages_sent_on(events, day), settings, "src_test")
+        load_day(day)
         started = time.monotonic()
         if day_index == DAYS - 2:
             # The window from the environment instead of vars (keeps dbt's partial parsing).

@@ -22,6 +22,8 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
+from lake.dashboard_accounts import SCHEMA as DASHBOARD_ACCOUNTS_SCHEMA
+from lake.internal_source import DASHBOARDS_ANONYMOUS_ID
 from lake.tables import CONSENT_SCHEMA, EVENTS_PARTITION_BY, EVENTS_SCHEMA
 from lake.writer import create_table
 
@@ -218,6 +220,50 @@ def _second_batch() -> list[dict]:
             properties={"program_id": "p1", "trainer_id": "t1", "order_id": "o1", "revenue": 29.99},
         ),
         _event("u3-fail", _at(D4, 4, 0), event="Payment Failed", user_id="u3", device=None),
+        # The dashboards' own usage (internal source): never member activity, and a later day of
+        # it must not stretch the member marts' date spines.
+        *_dashboard_events(),
+    ]
+
+
+def _dashboard_event(message_id: str, at: datetime, event: str, account: str, **props) -> dict:
+    row = _event(
+        message_id,
+        at,
+        event=event,
+        user_id=account,
+        anonymous_id=DASHBOARDS_ANONYMOUS_ID,
+        device=None,
+        properties={"role": "analyst" if account == "dash_a" else "viewer", **props},
+    )
+    return {**row, "source_id": "src_dashboards"}
+
+
+def _dashboard_events() -> list[dict]:
+    return [
+        _dashboard_event("dash-1", _at(D1, 9, 0), "Dashboard Viewed", "dash_a", page="executive"),
+        _dashboard_event(
+            "dash-2", _at(D4, 9, 0), "Filter Changed", "dash_b", page="revenue", filters=["range"]
+        ),
+        {  # a client retry of dash-2
+            **_dashboard_event(
+                "dash-2",
+                _at(D4, 9, 0),
+                "Filter Changed",
+                "dash_b",
+                page="revenue",
+                filters=["range"],
+            ),
+            "received_at": _at(D4, 9, 5),
+        },
+        _dashboard_event("dash-3", _at(D4, 9, 1), "Dashboard Viewed", "dash_b", page="revenue"),
+        _dashboard_event(
+            "dash-4",
+            _at(D4 + timedelta(days=7), 9, 0),
+            "Dashboard Viewed",
+            "dash_a",
+            page="executive",
+        ),
     ]
 
 
@@ -334,6 +380,22 @@ def _write_snapshots(lake_dir: Path) -> None:
             pa.Table.from_pylist(table_rows),
             mode="overwrite",
         )
+    # The dashboards' accounts (lake/dashboard_accounts.py): dash_c never uses them.
+    accounts = [
+        {
+            "account_id": a,
+            "role": r,
+            "created_at": _at(D1, 0, 0) - timedelta(days=30),
+            "origin": "users",
+            **stamp,
+        }
+        for a, r in (("dash_a", "analyst"), ("dash_b", "viewer"), ("dash_c", "viewer"))
+    ]
+    write_deltalake(
+        str(lake_dir / "bronze" / "dashboard_accounts"),
+        pa.Table.from_pylist(accounts, schema=DASHBOARD_ACCOUNTS_SCHEMA),
+        mode="overwrite",
+    )
 
 
 def _gold(built_lake: dict, model: str) -> pl.DataFrame:
@@ -429,3 +491,36 @@ def test_fct_user_daily_features(built_lake: dict) -> None:
     )
     assert keyed[("u3", D1)]["events"] == 0 and keyed[("u3", D1)]["revenue"] == pytest.approx(9.99)
     assert keyed[("u2", D4)]["revenue"] == pytest.approx(-29.99)
+
+
+def test_dashboard_usage_is_not_member_activity(built_lake: dict) -> None:
+    """Dashboard users are not members: no member mart sees their events (DAU, users, sessions
+    and date spines are those of the app's events alone, see the tests above)."""
+    events = _gold(built_lake, "stg_events")
+    assert events.filter(pl.col("anonymous_id") == DASHBOARDS_ANONYMOUS_ID).is_empty()
+    assert not events.filter(pl.col("user_id").str.starts_with("dash_")).height
+    for mart, column in (("dim_users", "user_id"), ("fct_user_daily", "user_id")):
+        assert not _gold(built_lake, mart).filter(pl.col(column).str.starts_with("dash_")).height
+    kpis = _gold(built_lake, "exec_daily_kpis")
+    assert kpis["kpi_date"].max() == D4  # dash-4, a week later, does not stretch the spine
+    health = _gold(built_lake, "sys_pipeline_health")
+    assert health["health_date"].max() == D4
+
+
+def test_dashboard_usage_marts(built_lake: dict) -> None:
+    usage = _gold(built_lake, "fct_dashboard_usage")
+    assert sorted(usage["message_id"]) == ["dash-1", "dash-2", "dash-3", "dash-4"]  # retry once
+    weekly = _gold(built_lake, "adp_weekly_adoption").filter(pl.col("role") == "all")
+    rows = {r["week_start"]: r for r in weekly.rows(named=True)}
+    week1, week2 = D1, D1 + timedelta(days=7)
+    assert (rows[week1]["active_accounts"], rows[week1]["accounts"]) == (2, 3)
+    assert rows[week1]["share_active"] == pytest.approx(2 / 3)
+    assert rows[week1]["is_complete_week"] is True
+    assert (rows[week2]["active_accounts"], rows[week2]["share_active"]) == (
+        1,
+        pytest.approx(1 / 3),
+    )
+    assert rows[week2]["is_complete_week"] is False  # the data ends on its Friday
+    pages = _gold(built_lake, "adp_page_usage")
+    revenue = pages.filter(pl.col("page") == "revenue").row(0, named=True)
+    assert (revenue["views"], revenue["users"], revenue["filter_changes"]) == (1, 1, 1)

@@ -47,3 +47,19 @@ def test_list_sources(engine):
     create_source(engine, "a")
     create_source(engine, "b")
     assert [s.name for s in list_sources(engine)] == ["a", "b"]
+
+
+def test_ensure_source_is_idempotent_and_rekeys(engine):
+    """Pulse's own senders keep their key in a file and register it at every start."""
+    from lake.sources import ensure_source
+
+    key = "pk_" + "a" * 40
+    first = ensure_source(engine, "pulse-dashboards", key)
+    assert ensure_source(engine, "pulse-dashboards", key).source_id == first.source_id
+    assert authenticate(engine, key).source_id == first.source_id
+    new_key = "pk_" + "b" * 40  # the key file was lost: the new key replaces the old one
+    assert ensure_source(engine, "pulse-dashboards", new_key).source_id == first.source_id
+    assert authenticate(engine, new_key) is not None and authenticate(engine, key) is None
+    assert [s.name for s in list_sources(engine)] == ["pulse-dashboards"]
+    with pytest.raises(ValueError, match="write key"):
+        ensure_source(engine, "x", "short")

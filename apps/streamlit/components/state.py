@@ -145,6 +145,8 @@ def global_filters(
             min_value=first_day,
             max_value=last_day,
             key="range",
+            on_change=_filter_changed,
+            args=("range",),
             bind="query-params",
             width=230,
         )
@@ -153,6 +155,8 @@ def global_filters(
             options=list(COMPARE_MODES),
             format_func=COMPARE_MODES.get,
             key="compare",
+            on_change=_filter_changed,
+            args=("compare",),
             bind="query-params",
             width=200,
         )
@@ -164,6 +168,8 @@ def global_filters(
                 SEGMENT_LABELS.get(name, name),
                 options=list(options),
                 key=name,
+                on_change=_filter_changed,
+                args=(name,),
                 bind="query-params",
                 placeholder="All",
                 width=170,
@@ -171,6 +177,13 @@ def global_filters(
             segments[name] = tuple(picked)
     period = _as_period(chosen, default)
     return View(period, compare or "previous_period", segments, drill_path())
+
+
+def _filter_changed(name: str) -> None:
+    """Adoption: a `Filter Changed` event naming the filter (never its value)."""
+    from apps.streamlit import usage
+
+    usage.filter_changed(st.session_state.get("_usage_viewed"), [name])
 
 
 def _as_period(chosen: object, default: Period) -> Period:

@@ -28,6 +28,7 @@ from analytics.dashboards import (
     load_templates,
 )
 from analytics.periods import Period
+from apps.streamlit import usage
 from apps.streamlit.auth import allowed, current_user, require
 from apps.streamlit.components.layout import empty_state, page_header
 from apps.streamlit.components.state import SEGMENT_LABELS, global_filters
@@ -507,6 +508,7 @@ def _save(dashboard: Dashboard, draft: dict) -> None:
         st.error(str(exc), icon=":material/error:")
         return
     st.session_state.pop(DRAFT, None)
+    usage.dashboard_saved(saved.id)
     st.toast(f"Saved “{saved.title}” (version {saved.version}).", icon=":material/check:")
     st.rerun()
 

@@ -16,9 +16,12 @@ source as not materialized (
     -- (lake/dbt_plugin.py). The only model that reads bronze/events. Not materialized: read
     -- twice (two narrow columns for candidate_keys, then the rows), two Parquet scans cost less
     -- than buffering every row with its JSON (~23 s instead of ~48 s at 10M events).
+    -- Pulse's own usage events (the dashboards', macro internal_anonymous_ids) are not the app's:
+    -- left out here, read by stg_dashboard_events.
     select *
     from {{ source('lake', 'events') }}
     where {{ event_date_window('event_date') }}
+        and coalesce(anonymous_id, '') not in {{ sql_string_list(internal_anonymous_ids()) }}
 
 ),
 
