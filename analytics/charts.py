@@ -145,27 +145,37 @@ def _annotations_in_span(
     days = sorted({d for d in (_as_date(v) for v in values) if d is not None})
     if not days:
         return []
-    step = min((b - a for a, b in itertools.pairwise(days)), default=dt.timedelta(1))
     shown = []
+    if buckets:
+        step = min((b - a for a, b in itertools.pairwise(days)), default=dt.timedelta(1))
+        for note in sorted(annotations, key=lambda a: a.day):
+            if days[0] <= note.day < days[-1] + step:
+                start = max(d for d in days if d <= note.day)
+                shown.append(Annotation(start, note.label, note.day))
+        return shown
+    # A time scale: a note is drawn at its day's midnight, which must lie within the data (an
+    # intraday chart of the last minutes would otherwise stretch back to midnight).
+    stamps = pd.to_datetime(pd.Series(list(values)), utc=True).dropna()
+    first, last = stamps.min(), stamps.max()
     for note in sorted(annotations, key=lambda a: a.day):
-        if buckets and days[0] <= note.day < days[-1] + step:
-            start = max(d for d in days if d <= note.day)
-            shown.append(Annotation(start, note.label, note.day))
-        elif not buckets and days[0] <= note.day <= days[-1]:
+        if first <= pd.Timestamp(note.day, tz="UTC") <= last:
             shown.append(note)
     return shown
 
 
-def _annotation_layers(notes: Sequence[Annotation], x: str, *, band: bool = False) -> list[Any]:
+def _annotation_layers(
+    notes: Sequence[Annotation], x: str, *, band: bool = False, tz: Any = None
+) -> list[Any]:
     """A dashed vertical rule per note, a marker on top with the note as its tooltip, and a
     short label beside it (staggered over three rows so neighbouring notes do not overprint;
     long ones are cut, the tooltip has all of it). ``band``: the chart's x is a day band
-    (``yearmonthdate(x):O``), not a time scale."""
+    (``yearmonthdate(x):O``), not a time scale. ``tz``: the data's time zone (a note's midnight
+    in it; naive data: naive, as Vega-Lite reads the data's own days)."""
     if not notes:
         return []
     frame = pd.DataFrame(
         {
-            x: [pd.Timestamp(n.day) for n in notes],
+            x: [pd.Timestamp(n.day, tz=tz) for n in notes],
             "note": [n.label for n in notes],
             "note_day": [(n.on or n.day).strftime("%b %d, %Y") for n in notes],
             "row": [2 + 13 * (i % 3) for i in range(len(notes))],
@@ -183,6 +193,10 @@ def _annotation_layers(notes: Sequence[Annotation], x: str, *, band: bool = Fals
             align="left", baseline="top", dx=5, fontSize=10, color=NEUTRAL, limit=110
         ).encode(y=alt.Y("row:Q", scale=None), text="note:N", tooltip=tooltip),
     ]
+
+
+def _tz(frame: pd.DataFrame, x: str) -> Any:
+    return getattr(frame[x].dtype, "tz", None) if x in frame.columns else None
 
 
 def _annotations_text(notes: Sequence[Annotation]) -> str:
@@ -340,7 +354,7 @@ def line_chart(
         )
     layers += [main, dots]
     shown = _annotations_in_span(annotations, frame[x] if x in frame.columns else ())
-    layers += _annotation_layers(shown, x)
+    layers += _annotation_layers(shown, x, tz=_tz(frame, x))
     description = _describe("Line chart", title or y_title or y, frame, x, y, unit)
     if comparison is not None:
         description += f" A dashed grey line shows the {comparison_label}."
@@ -434,7 +448,8 @@ def bar_chart(
         values = frame[x] if x in frame.columns else ()
         shown = _annotations_in_span(annotations, values, buckets=band)
         if shown:
-            chart = alt.layer(chart, *_annotation_layers(shown, x, band=band))
+            layers = _annotation_layers(shown, x, band=band, tz=_tz(frame, x))
+            chart = alt.layer(chart, *layers)
             description += _annotations_text(shown)
     return _finish(chart, title, description, height + _legend_height(frame, color))
 

@@ -351,3 +351,28 @@ def test_an_annotated_chart_renders():
     spec["width"] = 400
     svg = vlc.vegalite_to_svg(spec)
     assert "outage" in svg
+
+
+def test_an_intraday_chart_leaves_out_a_note_at_midnight_before_its_data():
+    minutes = pl.DataFrame(
+        {
+            "at": [dt.datetime(2026, 1, 3, 10, m, tzinfo=dt.UTC) for m in range(5)],
+            "value": [1.0, 2.0, 3.0, 2.0, 1.0],
+        }
+    )
+    note = charts.Annotation(dt.date(2026, 1, 3), "outage")
+    spec = charts.line_chart(
+        minutes, x="at", y="value", time_format="%H:%M", annotations=[note]
+    ).to_dict()
+    assert "rule" not in _marks(spec), "the note would stretch the axis back to midnight"
+    hourly = pl.DataFrame(
+        {
+            "at": [
+                dt.datetime(2026, 1, 2, 20, tzinfo=dt.UTC) + dt.timedelta(hours=h) for h in range(8)
+            ],
+            "value": [float(h) for h in range(8)],
+        }
+    )
+    spec = charts.line_chart(hourly, x="at", y="value", annotations=[note]).to_dict()
+    (row,) = _note_rows(spec)
+    assert row["at"].startswith("2026-01-03T00:00:00") and "+00:00" in row["at"]

@@ -13,8 +13,10 @@ import streamlit as st
 
 from analytics import charts
 from analytics.periods import relative_change
+from apps.streamlit.components.annotations import chart_notes
 from apps.streamlit.components.cards import Card, kpi_card
 from apps.streamlit.components.layout import breadcrumb, data_table, empty_state, page_header
+from apps.streamlit.components.page_tools import page_tools
 from apps.streamlit.components.state import global_filters
 from apps.streamlit.queries import data_bounds, kpi_targets, query_layer
 
@@ -47,6 +49,7 @@ page_header(
 # Cohorts and lifecycle are not split by segment in the data: date range and comparison only.
 view = global_filters(first_day, last_day, {}, default_days=(last_day - first_day).days + 1)
 breadcrumb(view)
+page_tools(view, PAGE)
 period = view.effective_period
 
 with st.container(horizontal=True, key="cohort_controls", vertical_alignment="bottom"):
@@ -479,6 +482,7 @@ else:
             y="members",
             color="state",
             temporal=True,
+            annotations=chart_notes(PAGE),
             unit="count",
             title="Members per day by lifecycle state",
         ),
