@@ -136,10 +136,11 @@ def _as_date(value: Any) -> dt.date | None:
 
 def _annotations_in_span(
     annotations: Sequence[Annotation], values: Any, *, buckets: bool = False
-) -> list[Annotation]:
-    """The notes a time chart shows: those on the days its data spans. ``buckets``: the x
-    values are the starts of periods (weeks, months) drawn as bands; a note moves to the start
-    of the band holding its day, so it adds no band of its own."""
+) -> list[tuple[Annotation, float]]:
+    """The notes a time chart shows, those on the days its data spans, each with where it
+    falls across the chart (0 = left edge, 1 = right edge). ``buckets``: the x values are the
+    starts of periods (weeks, months) drawn as bands; a note moves to the start of the band
+    holding its day, so it adds no band of its own."""
     if not annotations:
         return []
     days = sorted({d for d in (_as_date(v) for v in values) if d is not None})
@@ -151,59 +152,76 @@ def _annotations_in_span(
         for note in sorted(annotations, key=lambda a: a.day):
             if days[0] <= note.day < days[-1] + step:
                 start = max(d for d in days if d <= note.day)
-                shown.append(Annotation(start, note.label, note.day))
+                where = (days.index(start) + 0.5) / len(days)
+                shown.append((Annotation(start, note.label, note.day), where))
         return shown
     # A time scale: a note is drawn at its day's midnight, which must lie within the data (an
     # intraday chart of the last minutes would otherwise stretch back to midnight).
     stamps = pd.to_datetime(pd.Series(list(values)), utc=True).dropna()
     first, last = stamps.min(), stamps.max()
     for note in sorted(annotations, key=lambda a: a.day):
-        if first <= pd.Timestamp(note.day, tz="UTC") <= last:
-            shown.append(note)
+        at = pd.Timestamp(note.day, tz="UTC")
+        if first <= at <= last:
+            shown.append((note, (at - first) / (last - first) if last > first else 0.5))
     return shown
 
 
 def _annotation_layers(
-    notes: Sequence[Annotation], x: str, *, band: bool = False, tz: Any = None
+    notes: Sequence[tuple[Annotation, float]], x: str, *, band: bool = False, tz: Any = None
 ) -> list[Any]:
     """A dashed vertical rule per note, a marker on top with the note as its tooltip, and a
     short label beside it (staggered over three rows so neighbouring notes do not overprint;
-    long ones are cut, the tooltip has all of it). ``band``: the chart's x is a day band
+    on the rule's left in the chart's right third, so it never runs off the chart; long ones
+    are cut, the tooltip has all of it). ``band``: the chart's x is a day band
     (``yearmonthdate(x):O``), not a time scale. ``tz``: the data's time zone (a note's midnight
     in it; naive data: naive, as Vega-Lite reads the data's own days)."""
     if not notes:
         return []
     frame = pd.DataFrame(
         {
-            x: [pd.Timestamp(n.day, tz=tz) for n in notes],
-            "note": [n.label for n in notes],
-            "note_day": [(n.on or n.day).strftime("%b %d, %Y") for n in notes],
+            x: [pd.Timestamp(n.day, tz=tz) for n, _ in notes],
+            "note": [n.label for n, _ in notes],
+            "note_day": [(n.on or n.day).strftime("%b %d, %Y") for n, _ in notes],
             "row": [2 + 13 * (i % 3) for i in range(len(notes))],
+            "right": [where > 0.66 for _, where in notes],
         }
     )
     position = alt.X(f"yearmonthdate({x}):O") if band else alt.X(f"{x}:T")
     tooltip = [alt.Tooltip("note_day:N", title="Annotation"), alt.Tooltip("note:N", title="Note")]
     base = alt.Chart(frame).encode(x=position)
-    return [
+    layers = [
         base.mark_rule(color=NEUTRAL, strokeDash=[3, 3], strokeWidth=1.2).encode(tooltip=tooltip),
         base.mark_point(
             shape="triangle-down", size=70, filled=True, color=NEUTRAL, opacity=1
         ).encode(y=alt.value(0), tooltip=tooltip),
-        base.mark_text(
-            align="left", baseline="top", dx=5, fontSize=10, color=NEUTRAL, limit=110
-        ).encode(y=alt.Y("row:Q", scale=None), text="note:N", tooltip=tooltip),
     ]
+    for right in (False, True):
+        if not (frame["right"] == right).any():
+            continue
+        layers.append(
+            base.transform_filter(alt.datum.right == right)
+            .mark_text(
+                align="right" if right else "left",
+                baseline="top",
+                dx=-6 if right else 6,
+                fontSize=10,
+                color=NEUTRAL,
+                limit=110,
+            )
+            .encode(y=alt.Y("row:Q", scale=None), text="note:N", tooltip=tooltip)
+        )
+    return layers
+
+
+def _annotations_text(notes: Sequence[tuple[Annotation, float]]) -> str:
+    """The notes in a chart's text alternative."""
+    if not notes:
+        return ""
+    return " Annotations: " + "; ".join(f"{(n.on or n.day)}: {n.label}" for n, _ in notes) + "."
 
 
 def _tz(frame: pd.DataFrame, x: str) -> Any:
     return getattr(frame[x].dtype, "tz", None) if x in frame.columns else None
-
-
-def _annotations_text(notes: Sequence[Annotation]) -> str:
-    """The notes in a chart's text alternative."""
-    if not notes:
-        return ""
-    return " Annotations: " + "; ".join(f"{(n.on or n.day)}: {n.label}" for n in notes) + "."
 
 
 def _pandas(data: pl.DataFrame | pd.DataFrame) -> pd.DataFrame:

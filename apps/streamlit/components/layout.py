@@ -20,9 +20,19 @@ from apps.streamlit.components.state import (
     drill_path,
 )
 
+# A chart's download menu floats over its top-right corner (beside the chart's title) instead
+# of taking a row of its own under every chart: a zero-height row that cancels the gap after it.
+_CHART_MENU_CSS = """<style>
+div:has(> div[class*="st-key-"][class*="_exports"]) {
+  height: 0 !important; min-height: 0 !important; overflow: visible !important; z-index: 3;
+  margin-bottom: -1rem;
+}
+</style>"""
+
 
 def page_header(title: str, answers: str, freshness: Any | None = None) -> None:
     """Title, the question the page answers, and the data's freshness (publication and live)."""
+    st.html(_CHART_MENU_CSS)
     st.title(title)
     st.caption(answers)
     if freshness is not None:
@@ -101,8 +111,9 @@ def show_chart(
     if hasattr(chart, "layout"):  # Plotly (the flow chart): its text alternative beneath it
         st.plotly_chart(chart, key=key, config={"displaylogo": False})
         st.caption(charts.description_of(chart))
-        _chart_downloads(chart, key)
+        _chart_downloads(chart, key, overlay=False)  # Plotly's own menu is at its top right
         return
+    _chart_downloads(chart, key)
     if drill and selection:
         # A callback, not the returned state: it runs once per click, while the chart keeps its
         # selection across reruns (reading it on every run would re-drill after an Undo).
@@ -117,12 +128,11 @@ def show_chart(
         )
     else:
         st.altair_chart(chart, key=key)
-    _chart_downloads(chart, key)
 
 
-def _chart_downloads(chart: Any, key: str) -> None:
-    """One small menu under a chart: PNG and SVG, drawn only when clicked (a page pays nothing
-    for exports nobody asks for)."""
+def _chart_downloads(chart: Any, key: str, *, overlay: bool = True) -> None:
+    """One small menu at a chart's top right: PNG and SVG, drawn only when clicked (a page pays
+    nothing for exports nobody asks for)."""
     name = key.split("__")[0]
     if hasattr(chart, "layout"):  # Plotly: drawn by plotly.js in headless Chromium
 
@@ -136,7 +146,11 @@ def _chart_downloads(chart: Any, key: str) -> None:
             return lambda: exports.chart_png(chart) if fmt == "png" else exports.chart_svg(chart)
 
     with (
-        st.container(horizontal=True, horizontal_alignment="right", key=f"{key}_exports"),
+        st.container(
+            horizontal=True,
+            horizontal_alignment="right",
+            key=f"{key}_exports" if overlay else f"{key}_downloads",
+        ),
         st.popover("", icon=":material/download:", type="tertiary", help="Download this chart"),
     ):
         for fmt, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
