@@ -21,11 +21,10 @@ from apps.streamlit.components.state import (
 )
 
 # A chart's download menu floats over its top-right corner (beside the chart's title) instead
-# of taking a row of its own under every chart: a zero-height row that cancels the gap after it.
+# of taking a row of its own under every chart: a row of zero height (its button overflows it).
 _CHART_MENU_CSS = """<style>
 div:has(> div[class*="st-key-"][class*="_exports"]) {
   height: 0 !important; min-height: 0 !important; overflow: visible !important; z-index: 3;
-  margin-bottom: -1rem;
 }
 </style>"""
 
