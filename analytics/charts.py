@@ -14,6 +14,7 @@ deficiencies), sequential scales are viridis, and every chart carries a text alt
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -114,6 +115,113 @@ class Annotation:
 
     day: dt.date
     label: str
+    # The note's own day when ``day`` is the start of the week or month bar that holds it.
+    on: dt.date | None = None
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return pd.Timestamp(value).date()
+    except (ValueError, TypeError):
+        return None
+
+
+def _annotations_in_span(
+    annotations: Sequence[Annotation], values: Any, *, buckets: bool = False
+) -> list[tuple[Annotation, float]]:
+    """The notes a time chart shows, those on the days its data spans, each with where it
+    falls across the chart (0 = left edge, 1 = right edge). ``buckets``: the x values are the
+    starts of periods (weeks, months) drawn as bands; a note moves to the start of the band
+    holding its day, so it adds no band of its own."""
+    if not annotations:
+        return []
+    days = sorted({d for d in (_as_date(v) for v in values) if d is not None})
+    if not days:
+        return []
+    shown = []
+    if buckets:
+        step = min((b - a for a, b in itertools.pairwise(days)), default=dt.timedelta(1))
+        for note in sorted(annotations, key=lambda a: a.day):
+            if days[0] <= note.day < days[-1] + step:
+                start = max(d for d in days if d <= note.day)
+                where = (days.index(start) + 0.5) / len(days)
+                shown.append((Annotation(start, note.label, note.day), where))
+        return shown
+    # A time scale: a note is drawn at its day's midnight, which must lie within the data (an
+    # intraday chart of the last minutes would otherwise stretch back to midnight).
+    stamps = pd.to_datetime(pd.Series(list(values)), utc=True).dropna()
+    first, last = stamps.min(), stamps.max()
+    for note in sorted(annotations, key=lambda a: a.day):
+        at = pd.Timestamp(note.day, tz="UTC")
+        if first <= at <= last:
+            shown.append((note, (at - first) / (last - first) if last > first else 0.5))
+    return shown
+
+
+def _annotation_layers(
+    notes: Sequence[tuple[Annotation, float]], x: str, *, band: bool = False, tz: Any = None
+) -> list[Any]:
+    """A dashed vertical rule per note, a marker on top with the note as its tooltip, and a
+    short label beside it (staggered over three rows so neighbouring notes do not overprint;
+    on the rule's left in the chart's right third, so it never runs off the chart; long ones
+    are cut, the tooltip has all of it). ``band``: the chart's x is a day band
+    (``yearmonthdate(x):O``), not a time scale. ``tz``: the data's time zone (a note's midnight
+    in it; naive data: naive, as Vega-Lite reads the data's own days)."""
+    if not notes:
+        return []
+    frame = pd.DataFrame(
+        {
+            x: [pd.Timestamp(n.day, tz=tz) for n, _ in notes],
+            "note": [n.label for n, _ in notes],
+            "note_day": [(n.on or n.day).strftime("%b %d, %Y") for n, _ in notes],
+            "row": [2 + 13 * (i % 3) for i in range(len(notes))],
+            "right": [where > 0.66 for _, where in notes],
+        }
+    )
+    position = alt.X(f"yearmonthdate({x}):O") if band else alt.X(f"{x}:T")
+    tooltip = [alt.Tooltip("note_day:N", title="Annotation"), alt.Tooltip("note:N", title="Note")]
+    base = alt.Chart(frame).encode(x=position)
+    layers = [
+        base.mark_rule(color=NEUTRAL, strokeDash=[3, 3], strokeWidth=1.2).encode(tooltip=tooltip),
+        base.mark_point(
+            shape="triangle-down", size=70, filled=True, color=NEUTRAL, opacity=1
+        ).encode(y=alt.value(0), tooltip=tooltip),
+    ]
+    for right in (False, True):
+        if not (frame["right"] == right).any():
+            continue
+        layers.append(
+            base.transform_filter(alt.datum.right == right)
+            .mark_text(
+                align="right" if right else "left",
+                baseline="top",
+                dx=-6 if right else 6,
+                fontSize=10,
+                color=NEUTRAL,
+                limit=110,
+            )
+            .encode(y=alt.Y("row:Q", scale=None), text="note:N", tooltip=tooltip)
+        )
+    return layers
+
+
+def _annotations_text(notes: Sequence[tuple[Annotation, float]]) -> str:
+    """The notes in a chart's text alternative."""
+    if not notes:
+        return ""
+    return " Annotations: " + "; ".join(f"{(n.on or n.day)}: {n.label}" for n, _ in notes) + "."
+
+
+def _tz(frame: pd.DataFrame, x: str) -> Any:
+    return getattr(frame[x].dtype, "tz", None) if x in frame.columns else None
 
 
 def _pandas(data: pl.DataFrame | pd.DataFrame) -> pd.DataFrame:
@@ -263,22 +371,12 @@ def line_chart(
             )
         )
     layers += [main, dots]
-    if annotations:
-        notes = pd.DataFrame(
-            {x: [pd.Timestamp(a.day) for a in annotations], "note": [a.label for a in annotations]}
-        )
-        rule = alt.Chart(notes).mark_rule(color=NEUTRAL, strokeDash=[2, 2])
-        layers.append(rule.encode(x=f"{x}:T", tooltip=["note:N"]))
-        layers.append(
-            alt.Chart(notes)
-            .mark_text(align="left", dx=3, dy=-4, fontSize=10, color=NEUTRAL, baseline="top")
-            .encode(x=f"{x}:T", y=alt.value(0), text="note:N")
-        )
+    shown = _annotations_in_span(annotations, frame[x] if x in frame.columns else ())
+    layers += _annotation_layers(shown, x, tz=_tz(frame, x))
     description = _describe("Line chart", title or y_title or y, frame, x, y, unit)
     if comparison is not None:
         description += f" A dashed grey line shows the {comparison_label}."
-    if annotations:
-        description += " Notes: " + "; ".join(f"{a.day}: {a.label}" for a in annotations) + "."
+    description += _annotations_text(shown)
     return _finish(alt.layer(*layers), title, description, height + _legend_height(frame, color))
 
 
@@ -298,12 +396,15 @@ def bar_chart(
     label_angle: int | None = None,
     height: int = DEFAULT_HEIGHT,
     time_format: str | None = None,
+    annotations: Sequence[Annotation] = (),
 ) -> Any:
     """Bars of ``y`` by ``x`` (stacked by ``color`` when given; ``normalize``: shares that add to
     100 %). ``select``: a click on a bar reads back its ``x`` (and ``color``) value.
     ``time_format``: how a temporal ``x`` is written on the axis and in tooltips (d3 time format,
     e.g. ``"%H:%M:%S"`` for per-second counts; by default days on the axis). ``label_angle``: the angle of vertical bars' category labels (Vega-Lite's default turns
-    them upright; 0 keeps a few short labels such as months readable)."""
+    them upright; 0 keeps a few short labels such as months readable). ``annotations``: on a
+    ``temporal`` chart, a rule on each noted day's bar (a week's or month's bar holds the notes
+    of its days)."""
     frame = _pandas(data)
     fmt = D3_FORMATS.get(unit, ",.2f")
     # Whole units get whole ticks (a max of 1 would otherwise read 0, 0, 0, 1, 1).
@@ -360,6 +461,14 @@ def bar_chart(
             opacity=alt.condition(selection, alt.value(1.0), alt.value(0.45))
         )
     description = _describe("Bar chart", title or y, frame, x, y, unit)
+    if temporal and not horizontal and annotations:
+        band = time_format is None  # day bands, not a time scale
+        values = frame[x] if x in frame.columns else ()
+        shown = _annotations_in_span(annotations, values, buckets=band)
+        if shown:
+            layers = _annotation_layers(shown, x, band=band, tz=_tz(frame, x))
+            chart = alt.layer(chart, *layers)
+            description += _annotations_text(shown)
     return _finish(chart, title, description, height + _legend_height(frame, color))
 
 

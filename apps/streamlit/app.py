@@ -46,7 +46,7 @@ else:
     account_menu(user)
     # Adoption: one `Dashboard Viewed` per page view (a rerun of the same page is not a view).
     viewed = next((p.url_path for p in visible if p.title == page.title), page.url_path)
-    if st.session_state.get("_usage_viewed") != viewed:
-        st.session_state["_usage_viewed"] = viewed
+    if st.session_state.get(usage.VIEWED_KEY) != viewed:
+        st.session_state[usage.VIEWED_KEY] = viewed
         usage.dashboard_viewed(viewed)
     page.run()

@@ -21,12 +21,16 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+import streamlit as st
 
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+# The url_path of the page being viewed (set by app.py with each `Dashboard Viewed`).
+VIEWED_KEY = "_usage_viewed"
 
 QUEUE_SIZE = 1_000  # events waiting for the sender thread; more are dropped
 SEND_TIMEOUT_S = 3.0
@@ -226,12 +230,26 @@ def filter_changed(page: str | None, filters: list[str]) -> bool:
     return track("Filter Changed", {"page": page or "", "filters": sorted(filters)})
 
 
-def export_downloaded(kind: str, page: str) -> bool:
+def export_downloaded(kind: str, page: str, *, user: tuple[str, str] | None = None) -> bool:
     """A download: ``kind`` is csv, xlsx, png, svg or pdf; ``page`` the url_path it came from.
-    Call it from the download button's ``on_click``."""
-    return track("Export Downloaded", {"kind": kind, "page": page})
+    Downloads built on click send it through :func:`counted_download`."""
+    return track("Export Downloaded", {"kind": kind, "page": page}, user=user)
 
 
 def dashboard_saved(dashboard_id: str) -> bool:
     """A user's own dashboard was saved (the builder): its id, not its title."""
     return track("Dashboard Saved", {"dashboard_id": str(dashboard_id)})
+
+
+def counted_download(kind: str, build: Callable[[], Any]) -> Callable[[], Any]:
+    """``build`` (a deferred ``st.download_button`` data callable) that also sends `Export
+    Downloaded` when it runs, i.e. when the button is clicked. It runs in a worker thread
+    without the session, so the person and the page are taken now."""
+    who = _current()
+    page = st.session_state.get(VIEWED_KEY, "")
+
+    def run() -> Any:
+        export_downloaded(kind, page, user=who)
+        return build()
+
+    return run

@@ -290,3 +290,89 @@ def test_temporal_bars_can_be_labelled_by_time_of_day():
     assert spec["encoding"]["tooltip"][0]["format"] == "%H:%M:%S"
     assert "Highest 5 at 2026-03-01 12:00:01" in spec["description"]
     assert spec["encoding"]["y"]["axis"]["tickMinStep"] == 1  # counts: no "0, 1, 1, 2" ticks
+
+
+def _note_rows(spec: dict) -> list[dict]:
+    """The rows of a spec's annotation layers (Altair moves layer data to ``datasets``)."""
+    return [r for rows in spec.get("datasets", {}).values() for r in rows if "note" in r]
+
+
+def _marks(spec: dict) -> list[str]:
+    return [
+        layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
+        for layer in _layers(spec)
+    ]
+
+
+def test_time_charts_show_only_the_annotations_of_their_span():
+    inside, outside = (
+        charts.Annotation(DAYS[2], "outage"),
+        charts.Annotation(DAYS[-1] + dt.timedelta(5), "later"),
+    )
+    spec = charts.line_chart(SERIES, x="day", y="value", annotations=[inside, outside]).to_dict()
+    notes = _note_rows(spec)
+    assert {r["note"] for r in notes} == {"outage"}
+    assert _marks(spec).count("rule") == 1 and "point" in _marks(spec)
+    assert "Annotations: 2026-01-03: outage." in spec["description"]
+    assert "later" not in spec["description"]
+    plain = charts.line_chart(SERIES, x="day", y="value").to_dict()
+    assert "rule" not in _marks(plain) and "Annotations" not in plain["description"]
+
+
+def test_weekly_bars_put_a_note_on_the_week_that_holds_its_day():
+    weeks = pl.DataFrame(
+        {
+            "period": [dt.date(2026, 1, 5), dt.date(2026, 1, 12)],
+            "value": [3.0, 4.0],
+            "stream": ["a", "a"],
+        }
+    )
+    note = charts.Annotation(dt.date(2026, 1, 14), "pricing change")
+    spec = charts.bar_chart(
+        weeks, x="period", y="value", color="stream", temporal=True, annotations=[note]
+    ).to_dict()
+    rows = _note_rows(spec)
+    assert rows and all(r["period"].startswith("2026-01-12") for r in rows)
+    assert rows[0]["note_day"] == "Jan 14, 2026"  # the tooltip names the note's own day
+    assert "Annotations: 2026-01-14: pricing change." in spec["description"]
+    after = charts.Annotation(dt.date(2026, 1, 19), "outside")  # the week after the last bar
+    spec = charts.bar_chart(
+        weeks, x="period", y="value", temporal=True, annotations=[after]
+    ).to_dict()
+    assert "rule" not in _marks(spec)
+
+
+def test_an_annotated_chart_renders():
+    import vl_convert as vlc
+
+    spec = charts.line_chart(
+        SERIES, x="day", y="value", annotations=[charts.Annotation(DAYS[4], "outage")]
+    ).to_dict()
+    spec["width"] = 400
+    svg = vlc.vegalite_to_svg(spec)
+    assert "outage" in svg
+
+
+def test_an_intraday_chart_leaves_out_a_note_at_midnight_before_its_data():
+    minutes = pl.DataFrame(
+        {
+            "at": [dt.datetime(2026, 1, 3, 10, m, tzinfo=dt.UTC) for m in range(5)],
+            "value": [1.0, 2.0, 3.0, 2.0, 1.0],
+        }
+    )
+    note = charts.Annotation(dt.date(2026, 1, 3), "outage")
+    spec = charts.line_chart(
+        minutes, x="at", y="value", time_format="%H:%M", annotations=[note]
+    ).to_dict()
+    assert "rule" not in _marks(spec), "the note would stretch the axis back to midnight"
+    hourly = pl.DataFrame(
+        {
+            "at": [
+                dt.datetime(2026, 1, 2, 20, tzinfo=dt.UTC) + dt.timedelta(hours=h) for h in range(8)
+            ],
+            "value": [float(h) for h in range(8)],
+        }
+    )
+    spec = charts.line_chart(hourly, x="at", y="value", annotations=[note]).to_dict()
+    (row,) = _note_rows(spec)
+    assert row["at"].startswith("2026-01-03T00:00:00") and "+00:00" in row["at"]

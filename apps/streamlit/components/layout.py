@@ -11,7 +11,8 @@ import pandas as pd
 import polars as pl
 import streamlit as st
 
-from analytics import charts
+from analytics import charts, exports
+from apps.streamlit import usage
 from apps.streamlit.components.state import (
     SEGMENT_LABELS,
     View,
@@ -20,9 +21,18 @@ from apps.streamlit.components.state import (
     drill_path,
 )
 
+# A chart's download menu floats over its top-right corner (beside the chart's title) instead
+# of taking a row of its own under every chart: a row of zero height (its button overflows it).
+_CHART_MENU_CSS = """<style>
+div:has(> div[class*="st-key-"][class*="_exports"]) {
+  height: 0 !important; min-height: 0 !important; overflow: visible !important; z-index: 3;
+}
+</style>"""
+
 
 def page_header(title: str, answers: str, freshness: Any | None = None) -> None:
     """Title, the question the page answers, and the data's freshness (publication and live)."""
+    st.html(_CHART_MENU_CSS)
     st.title(title)
     st.caption(answers)
     if freshness is not None:
@@ -121,7 +131,10 @@ def show_chart(
     if hasattr(chart, "layout"):  # Plotly (the flow chart): its text alternative beneath it
         st.plotly_chart(chart, key=key, config={"displaylogo": False})
         st.caption(charts.description_of(chart))
-    elif drill and selection:
+        _chart_downloads(chart, key, overlay=False)  # Plotly's own menu is at its top right
+        return
+    _chart_downloads(chart, key)
+    if drill and selection:
         # A callback, not the returned state: it runs once per click, while the chart keeps its
         # selection across reruns (reading it on every run would re-drill after an Undo).
         # Keyed by the drill path too: after a drill-down (or its undo) the chart starts with no
@@ -135,6 +148,43 @@ def show_chart(
         )
     else:
         st.altair_chart(chart, key=key)
+
+
+def _chart_downloads(chart: Any, key: str, *, overlay: bool = True) -> None:
+    """One small menu at a chart's top right: PNG and SVG, drawn only when clicked (a page pays
+    nothing for exports nobody asks for)."""
+    name = key.split("__")[0]
+    if hasattr(chart, "layout"):  # Plotly: drawn by plotly.js in headless Chromium
+
+        def image(fmt: str) -> Any:
+            from apps.streamlit.browser_render import plotly_image
+
+            return lambda: plotly_image(chart, fmt)
+    else:
+
+        def image(fmt: str) -> Any:
+            return lambda: exports.chart_png(chart) if fmt == "png" else exports.chart_svg(chart)
+
+    with (
+        st.container(
+            horizontal=True,
+            horizontal_alignment="right",
+            key=f"{key}_exports" if overlay else f"{key}_downloads",
+        ),
+        _menu(key, "Download this chart") as menu,
+    ):
+        if not menu.open:
+            return
+        for fmt, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
+            st.download_button(
+                fmt.upper(),
+                data=usage.counted_download(fmt, image(fmt)),
+                file_name=f"{name}.{fmt}",
+                mime=mime,
+                on_click="ignore",
+                key=f"{key}_{fmt}",
+                width="stretch",
+            )
 
 
 def _apply_selection(state: Any, selection: str, drill: Mapping[str, str]) -> None:
@@ -174,18 +224,22 @@ def data_table(
     formatted by its unit (``formats``: column → unit of :mod:`analytics.charts`, or ``date`` /
     ``datetime``). Scrolls inside itself on a narrow screen."""
     data = frame.to_pandas() if isinstance(frame, pl.DataFrame) else frame
-    if searchable and len(data) > 8:
-        needle = st.text_input(
-            "Filter rows",
-            key=f"{key}_filter",
-            placeholder="Type to filter",
-            label_visibility="collapsed",
-        )
-        if needle:
-            text = data.astype(str).apply(
-                lambda col: col.str.contains(needle, case=False, regex=False)
+    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_tools"):
+        if searchable and len(data) > 8:
+            needle = st.text_input(
+                "Filter rows",
+                key=f"{key}_filter",
+                placeholder="Type to filter",
+                label_visibility="collapsed",
             )
-            data = data[text.any(axis=1)]
+            if needle:
+                text = data.astype(str).apply(
+                    lambda col: col.str.contains(needle, case=False, regex=False)
+                )
+                data = data[text.any(axis=1)]
+        else:
+            st.space("stretch")
+        _table_downloads(data, key, labels)
     config: dict[str, Any] = {}
     for column, unit in (formats or {}).items():
         label = (labels or {}).get(column)
@@ -209,6 +263,53 @@ def data_table(
         config.setdefault(column, st.column_config.Column(label))
     st.dataframe(data, key=key, hide_index=True, column_config=config, height=height)
     return data
+
+
+def _menu(key: str, help: str) -> Any:
+    """A download menu whose buttons exist only while it is open (opening it reruns the page):
+    a page with a menu on every chart and table would otherwise draw dozens of hidden buttons,
+    a measurable part of its load time."""
+    return st.popover(
+        "",
+        icon=":material/download:",
+        type="tertiary",
+        help=help,
+        key=f"{key}_menu",
+        on_change="rerun",
+    )
+
+
+def _table_downloads(data: pd.DataFrame, key: str, labels: Mapping[str, str] | None) -> None:
+    """CSV and XLSX of the rows as shown (after the row filter), headed by the labels shown;
+    built only when clicked. Past Excel's row limit only CSV is offered, and it says why."""
+    name = key.split("__")[0]
+    with _menu(key, "Download this table") as menu:
+        if not menu.open:
+            return
+        st.download_button(
+            "CSV",
+            data=usage.counted_download("csv", lambda: exports.table_csv(data, labels)),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            on_click="ignore",
+            key=f"{key}_csv",
+            width="stretch",
+        )
+        if exports.xlsx_fits(len(data)):
+            st.download_button(
+                "XLSX",
+                data=usage.counted_download("xlsx", lambda: exports.table_xlsx(data, labels)),
+                file_name=f"{name}.xlsx",
+                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                on_click="ignore",
+                key=f"{key}_xlsx",
+                width="stretch",
+            )
+        else:
+            st.caption(
+                f"XLSX: {len(data):,} rows is more than an Excel sheet holds "
+                f"({exports.EXCEL_MAX_ROWS:,}); download CSV."
+            )
 
 
 def empty_state(message: str) -> None:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from analytics import charts
 from analytics.periods import COMPARE_MODES, shifted_onto
+from apps.streamlit.components.annotations import chart_notes
 from apps.streamlit.components.cards import card_for, kpi_card
 from apps.streamlit.components.layout import (
     breadcrumb,
@@ -22,6 +23,7 @@ from apps.streamlit.components.layout import (
     show_chart,
     unfiltered_note,
 )
+from apps.streamlit.components.page_tools import page_tools
 from apps.streamlit.components.state import View, global_filters
 from apps.streamlit.queries import data_bounds, kpi_targets, query_layer, segment_options
 
@@ -46,6 +48,7 @@ page_header(
 )
 view = global_filters(first_day, last_day, segment_options(freshness.publication_id))
 breadcrumb(view)
+page_tools(view, PAGE)
 period, comparison = view.effective_period, view.comparison
 query = {"start": period.start, "end": period.end, "filters": view.filters, "page": PAGE}
 
@@ -123,6 +126,7 @@ def _sessions() -> None:
             charts.line_chart(
                 series.select(pl.col("period").alias("day"), pl.col(trend).alias("value")),
                 x="day",
+                annotations=chart_notes(PAGE),
                 y="value",
                 title=f"{info.label} per day",
                 y_title=info.label,
@@ -148,6 +152,7 @@ def _sessions() -> None:
                     y="sessions",
                     color="platform",
                     temporal=True,
+                    annotations=chart_notes(PAGE),
                     unit="count",
                     title="Sessions per day by platform",
                 ),
@@ -365,13 +370,13 @@ def _stickiness() -> None:
                         pl.col("period").alias("day"), pl.col("stickiness").alias("value")
                     ),
                     x="day",
+                    annotations=(*notes, *chart_notes(PAGE)),
                     y="value",
                     title="Stickiness (DAU/MAU) per day",
                     y_title="DAU/MAU",
                     unit="percent",
                     comparison=overlay("stickiness", view, since=full_window),
                     comparison_label=COMPARE_MODES[view.compare].lower(),
-                    annotations=notes,
                 ),
                 key="stickiness_chart",
             )
@@ -383,11 +388,11 @@ def _stickiness() -> None:
                 charts.line_chart(
                     long.rename({"period": "day"}),
                     x="day",
+                    annotations=(*notes, *chart_notes(PAGE)),
                     y="value",
                     color="metric",
                     title="Daily, weekly and monthly active members",
                     unit="count",
-                    annotations=notes,
                 ),
                 key="active_chart",
             )

@@ -11,6 +11,7 @@ from analytics import charts
 from analytics.insights import Mover, best_attribution, rank_movers
 from analytics.periods import COMPARE_MODES, shifted_onto
 from apps.streamlit.alerts_panel import open_kpi_alerts
+from apps.streamlit.components.annotations import chart_notes
 from apps.streamlit.components.cards import card_for, kpi_card
 from apps.streamlit.components.layout import (
     breadcrumb,
@@ -19,6 +20,7 @@ from apps.streamlit.components.layout import (
     show_chart,
     unfiltered_note,
 )
+from apps.streamlit.components.page_tools import page_tools
 from apps.streamlit.components.state import SEGMENT_LABELS, global_filters
 from apps.streamlit.queries import data_bounds, kpi_targets, query_layer, segment_options
 
@@ -49,6 +51,7 @@ page_header(
 )
 view = global_filters(first_day, last_day, segment_options(freshness.publication_id))
 breadcrumb(view)
+page_tools(view, PAGE)
 period, comparison = view.effective_period, view.comparison
 query = {"start": period.start, "end": period.end, "filters": view.filters, "page": PAGE}
 
@@ -143,6 +146,7 @@ show_chart(
     charts.line_chart(
         current,
         x="day",
+        annotations=chart_notes(PAGE),
         y="value",
         title=f"{info.label} per day",
         y_title=info.label,
@@ -194,6 +198,7 @@ with right:
             y="value",
             color="stream",
             temporal=True,
+            annotations=chart_notes(PAGE),
             unit="currency",
             title="Revenue by stream per week",
         ),

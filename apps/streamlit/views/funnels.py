@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import charts
+from apps.streamlit.components.annotations import chart_notes
 from apps.streamlit.components.cards import card_for, kpi_card
 from apps.streamlit.components.layout import (
     breadcrumb,
@@ -18,6 +19,7 @@ from apps.streamlit.components.layout import (
     page_header,
     show_chart,
 )
+from apps.streamlit.components.page_tools import page_tools
 from apps.streamlit.components.state import SEGMENT_LABELS, global_filters
 from apps.streamlit.queries import data_bounds, kpi_targets, query_layer, segment_options
 
@@ -66,6 +68,7 @@ view = global_filters(
     default_end=last_complete,
 )
 breadcrumb(view)
+page_tools(view, PAGE)
 period, comparison = view.effective_period, view.comparison
 query = {"start": period.start, "end": period.end, "filters": view.filters, "page": PAGE}
 st.caption(view.describe())
@@ -221,6 +224,7 @@ with right:
             charts.line_chart(
                 long.rename({"period": "week"}),
                 x="week",
+                annotations=chart_notes(PAGE),
                 y="value",
                 color="rate",
                 unit="percent",

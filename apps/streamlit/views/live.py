@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics import charts
 from analytics.charts import format_value
+from apps.streamlit.components.annotations import chart_notes
 from apps.streamlit.components.layout import data_table, empty_state, page_header, show_chart
 from apps.streamlit.live_stream import (
     MESSAGE_TYPES,
@@ -28,6 +29,7 @@ from core.metadata import engine_for
 from core.settings import get_settings
 from lake.sources import list_sources
 
+PAGE = "live"
 TABLE_ROWS = 100
 REDRAW_SECONDS = 0.5
 BADGES = {
@@ -153,6 +155,7 @@ def counter_charts(view: LiveView) -> None:
                 title="Events per second, last 60 s (UTC)",
                 unit="count",
                 temporal=True,
+                annotations=chart_notes(PAGE),
                 time_format="%H:%M:%S",
                 height=220,
             ),
@@ -167,6 +170,7 @@ def counter_charts(view: LiveView) -> None:
                 title="Events per minute, last 60 min (UTC)",
                 unit="count",
                 temporal=True,
+                annotations=chart_notes(PAGE),
                 time_format="%H:%M",
                 height=220,
             ),

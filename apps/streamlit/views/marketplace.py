@@ -28,6 +28,7 @@ from analytics.marketplace import (
     suggest,
 )
 from analytics.periods import months_label, months_overlapping
+from apps.streamlit.components.annotations import chart_notes
 from apps.streamlit.components.cards import card_for, kpi_card
 from apps.streamlit.components.layout import (
     breadcrumb,
@@ -36,6 +37,7 @@ from apps.streamlit.components.layout import (
     page_header,
     show_chart,
 )
+from apps.streamlit.components.page_tools import page_tools
 from apps.streamlit.components.state import SEGMENT_LABELS, global_filters
 from apps.streamlit.queries import data_bounds, kpi_targets, query_layer
 
@@ -108,6 +110,7 @@ page_header(
 # filters here; the range and the comparison apply.
 view = global_filters(first_day, last_day, {})
 breadcrumb(view)
+page_tools(view, PAGE)
 period, comparison = view.effective_period, view.comparison
 query = {"start": period.start, "end": period.end, "filters": view.filters, "page": PAGE}
 months = months_overlapping(period)
@@ -194,6 +197,7 @@ with right:
                 x="period",
                 y="program_conversion_rate",
                 temporal=True,
+                annotations=chart_notes(PAGE),
                 unit="percent",
                 title="View-to-purchase conversion per week",
                 height=200,

@@ -17,7 +17,9 @@ import streamlit as st
 
 from analytics import charts
 from analytics.periods import relative_change
+from apps.streamlit.components.annotations import chart_notes
 from apps.streamlit.components.layout import breadcrumb, data_table, empty_state, page_header
+from apps.streamlit.components.page_tools import page_tools
 from apps.streamlit.components.state import global_filters
 from apps.streamlit.platform_sources import system_tables
 
@@ -42,6 +44,7 @@ days = [
     *quarantine_all["received_date"].to_list(),
     *[w.date() for w in anomalies_all["window_start"].to_list()],
 ]
+PAGE = "quality"
 TITLE = "Data quality"
 ANSWERS = (
     "Can the numbers be trusted? Which tables miss the 95 % target, which checks fail, "
@@ -73,6 +76,7 @@ first_day = min(days) if days else today
 last_day = max(days) if days else today
 view = global_filters(first_day, last_day, {})
 breadcrumb(view)
+page_tools(view, PAGE)
 period, comparison = view.effective_period, view.comparison
 comparable = comparison is not None and comparison.start >= first_day
 st.caption(
@@ -203,6 +207,7 @@ else:
         charts.line_chart(
             series.sort("date"),
             x="date",
+            annotations=chart_notes(PAGE),
             y=dimension,
             color="table",
             unit="percent",
@@ -311,6 +316,7 @@ else:
             y="messages",
             color="reason",
             temporal=True,
+            annotations=chart_notes(PAGE),
             unit="count",
             title="Quarantined messages per day by reason",
         ),
@@ -359,6 +365,7 @@ else:
             y="windows",
             color="kind",
             temporal=True,
+            annotations=chart_notes(PAGE),
             unit="count",
             title="Anomalous windows per day by kind",
         ),

@@ -13,6 +13,7 @@ import streamlit as st
 
 from analytics import charts
 from analytics.periods import relative_change
+from apps.streamlit.components.annotations import chart_notes
 from apps.streamlit.components.cards import Card, kpi_card
 from apps.streamlit.components.layout import (
     breadcrumb,
@@ -21,6 +22,7 @@ from apps.streamlit.components.layout import (
     page_header,
     section_tabs,
 )
+from apps.streamlit.components.page_tools import page_tools
 from apps.streamlit.components.state import global_filters
 from apps.streamlit.queries import data_bounds, kpi_targets, query_layer
 
@@ -53,6 +55,7 @@ page_header(
 # Cohorts and lifecycle are not split by segment in the data: date range and comparison only.
 view = global_filters(first_day, last_day, {}, default_days=(last_day - first_day).days + 1)
 breadcrumb(view)
+page_tools(view, PAGE)
 period = view.effective_period
 
 with st.container(horizontal=True, key="cohort_controls", vertical_alignment="bottom"):
@@ -493,6 +496,7 @@ def _lifecycle() -> None:
                 y="members",
                 color="state",
                 temporal=True,
+                annotations=chart_notes(PAGE),
                 unit="count",
                 title="Members per day by lifecycle state",
             ),

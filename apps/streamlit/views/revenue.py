@@ -14,6 +14,7 @@ from analytics import charts
 from analytics.periods import COMPARE_MODES, months_label, months_overlapping, shifted_onto
 from analytics.revenue import MRR_MOVEMENTS, mrr_bridge
 from apps.streamlit.alerts_panel import open_kpi_alerts
+from apps.streamlit.components.annotations import chart_notes
 from apps.streamlit.components.cards import card_for, kpi_card
 from apps.streamlit.components.layout import (
     breadcrumb,
@@ -24,6 +25,7 @@ from apps.streamlit.components.layout import (
     show_chart,
     unfiltered_note,
 )
+from apps.streamlit.components.page_tools import page_tools
 from apps.streamlit.components.state import global_filters
 from apps.streamlit.queries import data_bounds, kpi_targets, query_layer, segment_options
 
@@ -66,6 +68,7 @@ page_header(
 )
 view = global_filters(first_day, last_day, segment_options(freshness.publication_id))
 breadcrumb(view)
+page_tools(view, PAGE)
 period, comparison = view.effective_period, view.comparison
 query = {"start": period.start, "end": period.end, "filters": view.filters, "page": PAGE}
 months = months_overlapping(period)
@@ -129,6 +132,7 @@ def _by_stream() -> None:
                     y=measure,
                     color="stream",
                     temporal=True,
+                    annotations=chart_notes(PAGE),
                     unit="currency",
                     title=f"{by_day.info(measure).label.replace(' by stream', '')} per day, by stream",
                     select="stream_day",
@@ -202,6 +206,7 @@ def _mrr() -> None:
             charts.line_chart(
                 mrr.select(pl.col("period").alias("day"), pl.col("mrr").alias("value")),
                 x="day",
+                annotations=chart_notes(PAGE),
                 y="value",
                 title="MRR at the end of each day",
                 y_title="MRR",
@@ -420,6 +425,7 @@ def _refunds() -> None:
                     x="period",
                     y="refunds",
                     temporal=True,
+                    annotations=chart_notes(PAGE),
                     unit="currency",
                     title="Refunded per day",
                     height=220,
@@ -436,6 +442,7 @@ def _refunds() -> None:
                     x="period",
                     y="refund_to_sales_ratio",
                     temporal=True,
+                    annotations=chart_notes(PAGE),
                     unit="percent",
                     title="Refund-to-sales ratio per week",
                     height=220,

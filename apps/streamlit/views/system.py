@@ -31,6 +31,7 @@ from analytics.operations import (
 )
 from analytics.periods import COMPARE_MODES, relative_change, shifted_onto
 from apps.streamlit.alerts_panel import active_alerts, alerts_panel, resolved_alerts
+from apps.streamlit.components.annotations import chart_notes
 from apps.streamlit.components.layout import (
     breadcrumb,
     data_table,
@@ -39,6 +40,7 @@ from apps.streamlit.components.layout import (
     section_tabs,
     show_chart,
 )
+from apps.streamlit.components.page_tools import page_tools
 from apps.streamlit.components.state import global_filters
 from apps.streamlit.platform_sources import (
     dagster_runs,
@@ -153,6 +155,7 @@ else:
     first_day, last_day = bounds[0], bounds[1]
 view = global_filters(first_day, last_day, {})
 breadcrumb(view)
+page_tools(view, PAGE)
 period, comparison = view.effective_period, view.comparison
 # A comparison period the data does not fully cover would make every total look like growth.
 comparable = comparison is not None and bounds is not None and comparison.start >= first_day
@@ -495,6 +498,7 @@ def _api() -> None:
                 charts.line_chart(
                     series,
                     x=x,
+                    annotations=chart_notes(PAGE),
                     y=measure,
                     title=f"{label}, all endpoints, per {'hour' if one_day else 'day'}",
                     y_title=label,
@@ -516,6 +520,7 @@ def _api() -> None:
                 charts.line_chart(
                     by_endpoint,
                     x=x,
+                    annotations=chart_notes(PAGE),
                     y=measure,
                     color="endpoint",
                     title=f"{label} by endpoint",
@@ -622,6 +627,7 @@ def _ingestion() -> None:
                         y="count",
                         color="rows",
                         temporal=True,
+                        annotations=chart_notes(PAGE),
                         unit="count",
                         title="Rows landed in bronze per day",
                     ),
@@ -642,6 +648,7 @@ def _ingestion() -> None:
                     charts.line_chart(
                         lag,
                         x="day",
+                        annotations=chart_notes(PAGE),
                         y="lag",
                         color="percentile",
                         title=f"Ingestion lag per event day ({lag_unit})",
@@ -665,6 +672,7 @@ def _ingestion() -> None:
                 charts.line_chart(
                     flush,
                     x="day",
+                    annotations=chart_notes(PAGE),
                     y="seconds",
                     title="Collector flush lag, daily maximum (probes)",
                     y_title="seconds",
@@ -715,6 +723,7 @@ def _uptime() -> None:
             charts.line_chart(
                 per_hour,
                 x="hour",
+                annotations=chart_notes(PAGE),
                 y="uptime",
                 color="service",
                 title="Uptime per hour by service (target 99.5 %)",
@@ -739,6 +748,7 @@ def _host() -> None:
             charts.line_chart(
                 host_series,
                 x="time",
+                annotations=chart_notes(PAGE),
                 y="used",
                 color="resource",
                 title="Host CPU, memory and disk (every minute)",
@@ -759,6 +769,7 @@ def _host() -> None:
                         (pl.col("value") / 100).alias("used"),
                     ).filter(pl.col("measure") != "load_1m_max"),
                     x="day",
+                    annotations=chart_notes(PAGE),
                     y="used",
                     color="measure",
                     title="Host per day (from the system mart)",
