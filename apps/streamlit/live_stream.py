@@ -36,8 +36,13 @@ import httpx
 import orjson
 
 from core.settings import Settings
+from lake.internal_source import DASHBOARDS_ANONYMOUS_ID
 
 log = logging.getLogger(__name__)
+# The dashboards' own usage events (apps/streamlit/usage.py): left out of the live counts.
+DASHBOARD_USAGE_EVENTS = frozenset(
+    {"Dashboard Viewed", "Filter Changed", "Export Downloaded", "Dashboard Saved"}
+)
 
 MESSAGE_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 # The hub counts a message under its event name, else its type (lake.live.frames.aggregate_name).
@@ -117,7 +122,10 @@ class StreamSpec:
 
     def counts_name(self, name: str) -> bool:
         """Whether the hub's per-minute count of ``name`` (event name, or type for non-track
-        messages) belongs to this filter."""
+        messages) belongs to this filter. The dashboards' own usage events are never counted:
+        the page shows the app's traffic, not its viewers' clicks."""
+        if name in DASHBOARD_USAGE_EVENTS:
+            return False
         is_type = name in NON_TRACK_TYPES
         if self.types and not (
             (is_type and name in self.types) or (not is_type and "track" in self.types)
@@ -234,6 +242,8 @@ class LiveBuffer:
         self.last_event_at: float | None = None
 
     def add_event(self, frame: Mapping[str, Any], now: float | None = None) -> None:
+        if frame.get("anonymous_id") == DASHBOARDS_ANONYMOUS_ID:
+            return  # the dashboards' own usage (docs/dashboards.md "Adoption"), not the app's
         arrived = time.time() if now is None else now
         at = _epoch(frame.get("received_at"), arrived)
         second, minute = int(at), int(at // 60)

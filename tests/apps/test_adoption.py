@@ -26,10 +26,10 @@ import pytest
 import streamlit as st
 from deltalake import DeltaTable
 from live_collector import Collector, LiveCollector
-from sqlalchemy import Column, DateTime, MetaData, String, Table, insert
 from streamlit.testing.v1 import AppTest
 
 from apps.streamlit import usage
+from core import accounts
 from core.metadata import engine_for
 from core.settings import Settings, get_settings
 from lake import gold
@@ -148,26 +148,13 @@ def adoption(tmp_path_factory) -> dict:
         _fresh()
     live.stop()  # SIGTERM: the collector flushes its WAL to Delta
 
-    # The sign-in's users table (another module owns it: created here by hand, read by name).
+    # The sign-in's users table (core.accounts), with accounts made a month ago.
     engine = engine_for(settings)
-    users = Table(
-        "users",
-        MetaData(),
-        Column("username", String(100), primary_key=True),
-        Column("role", String(20)),
-        Column("password_hash", String(200)),
-        Column("created_at", DateTime(timezone=True)),
-    )
-    users.create(engine)
     created = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
+    for name, role in ACCOUNTS:
+        accounts.add_user(engine, name, role, f"{name}-password-for-tests")
     with engine.begin() as conn:
-        conn.execute(
-            insert(users),
-            [
-                {"username": n, "role": r, "password_hash": "scrypt$x", "created_at": created}
-                for n, r in ACCOUNTS
-            ],
-        )
+        conn.execute(accounts.USERS.update().values(created_at=created))
     assert land_dashboard_accounts(settings) == len(ACCOUNTS)
 
     # The real dbt project, the adoption models only, then a publication of their marts.

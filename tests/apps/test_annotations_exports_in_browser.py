@@ -29,6 +29,8 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.integration
 
 RANGE = ("2026-02-08", "2026-02-21")
+
+
 @pytest.fixture(scope="module")
 def data_dir(demo_run, tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("annotations") / "data"

@@ -112,10 +112,17 @@ def test_compose_by_drag_save_share_and_seen_by_another_analyst(app, page, new_c
     before = _layout(page)
     assert len(before) == 9
 
-    _drag(page, 2, 0)  # the third KPI card to the front
-    deadline = time.monotonic() + 10
-    while _layout(page)[0] != before[2] and time.monotonic() < deadline:
-        time.sleep(0.2)
+    # The third KPI card to the front. A drop the component missed (it starts listening only
+    # once the page has settled: on a loaded machine the first drag can come too early) is
+    # dragged again; what is asserted is the order Python received.
+    for _attempt in range(3):
+        wait_until_ready(page)
+        _drag(page, 2, 0)
+        deadline = time.monotonic() + 10
+        while _layout(page)[0] != before[2] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _layout(page)[0] == before[2]:
+            break
     wait_until_ready(page)
     moved = _layout(page)
     assert moved == [before[2], before[0], before[1], *before[3:]], moved

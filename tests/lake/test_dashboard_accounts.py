@@ -7,8 +7,8 @@ import datetime as dt
 
 import pyarrow as pa
 from deltalake import DeltaTable
-from sqlalchemy import Column, DateTime, MetaData, String, Table, insert
 
+from core import accounts
 from core.metadata import engine_for
 from core.settings import Settings
 from lake.dashboard_accounts import Account, land_dashboard_accounts, read_accounts
@@ -33,20 +33,13 @@ def test_users_are_landed_pseudonymous_and_simulated_accounts_are_kept(tmp_path)
     settings = Settings(data_dir=tmp_path / "data")
     created = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
     land_dashboard_accounts(settings, simulated=[Account("demo-viewer", "viewer", created)])
-    engine = engine_for(settings)
-    users = Table(
-        "users",
-        MetaData(),
-        Column("username", String(50), primary_key=True),
-        Column("role", String(20)),
-        Column("password_hash", String(200)),
-        Column("created_at", DateTime),  # naive, as SQLite gives it back: read as UTC
-    )
-    users.create(engine)
+    engine = engine_for(settings)  # the sign-in's users table (core.accounts)
+    accounts.add_user(engine, "ana", "admin", "a-password-for-tests")
     with engine.begin() as conn:
         conn.execute(
-            insert(users),
-            [{"username": "ana", "role": "admin", "password_hash": "x", "created_at": created}],
+            accounts.USERS.update()
+            .where(accounts.USERS.c.username == "ana")
+            .values(created_at=created)
         )
     assert land_dashboard_accounts(settings) == 2  # ana, and the demo's account kept
     rows = {r["account_id"]: r for r in _snapshot(settings)}
