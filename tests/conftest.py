@@ -6,12 +6,16 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from core.settings import Settings, get_settings
+
+POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture
@@ -90,3 +94,40 @@ def demo_settings(demo_run) -> Settings:
         get_settings.cache_clear()
         yield get_settings()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the PostgreSQL server at 127.0.0.1 (the production path of the
+    app metadata database), dropped afterwards; fails, saying so, when the server is down."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # the server is part of the machine; say clearly if it is down
+        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({exc}); see STACK_NOTES")
+    name = f"pulse_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    yield POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'drop database "{name}" with (force)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def metadata_engine(request, tmp_path):
+    """The app metadata database's engine, once on SQLite (the embedded default) and once on
+    PostgreSQL (production): the same code must pass on both."""
+    from core.metadata import engine_for
+
+    if request.param == "sqlite":
+        settings = Settings(data_dir=tmp_path)
+    else:
+        settings = Settings(data_dir=tmp_path, metadata_url=request.getfixturevalue("postgres_url"))
+    engine = engine_for(settings)
+    assert engine.dialect.name == request.param
+    yield engine
+    engine.dispose()

@@ -1,47 +1,22 @@
-"""The annotation store on SQLite and on the PostgreSQL server at 127.0.0.1 (a schema of its
-own per test, dropped afterwards): add, list a range (global plus a page's own), edit (who
+"""The annotation store on SQLite and on the PostgreSQL server at 127.0.0.1 (a database of
+its own per test, dropped afterwards): add, list a range (global plus a page's own), edit (who
 edited is kept beside the author), delete, and the text rules."""
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
-import sqlalchemy as sa
 
 from analytics import annotations as store
-from core.metadata import engine_for
-from core.settings import Settings
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 D = dt.date(2026, 2, 10)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        eng = engine_for(Settings(data_dir=tmp_path))
-        yield eng
-        eng.dispose()
-        return
-    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as con:
-            con.execute(sa.text("select 1"))
-    except Exception as exc:  # the server is part of the machine; say clearly if it is down
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({exc}); see STACK_NOTES")
-    schema = f"pulse_annot_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as con:
-        con.execute(sa.text(f'create schema "{schema}"'))
-    url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    eng = engine_for(Settings(data_dir=tmp_path, metadata_url=url))
-    assert eng.dialect.name == "postgresql"
-    yield eng
-    eng.dispose()
-    with admin.connect() as con:
-        con.execute(sa.text(f'drop schema "{schema}" cascade'))
-    admin.dispose()
+@pytest.fixture
+def engine(metadata_engine):
+    """SQLite and PostgreSQL (tests/conftest.py)."""
+    return metadata_engine
 
 
 def test_add_list_edit_delete(engine):

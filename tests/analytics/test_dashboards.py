@@ -5,10 +5,8 @@ save with optimistic concurrency, shares with a role or a person, preferences.""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from analytics.dashboards import (
     DashboardError,
@@ -24,11 +22,8 @@ from analytics.dashboards import (
     parse_date_range,
 )
 from core import accounts
-from core.metadata import engine_for
 from core.roles import Principal
-from core.settings import Settings
 
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ANA = Principal("ana", "analyst")
 BEN = Principal("ben", "analyst")
 VIV = Principal("viv", "viewer")
@@ -41,34 +36,10 @@ def catalogue(semantic):
 
 
 @pytest.fixture
-def postgres_url():
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # the server is part of the machine; say clearly if it is down
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({exc}); see STACK_NOTES")
-    name = f"pulse_dash_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
-    yield SERVER.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'drop database "{name}" with (force)'))
-    admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path, catalogue):
-    if request.param == "sqlite":
-        settings = Settings(data_dir=tmp_path)
-    else:
-        settings = Settings(data_dir=tmp_path, metadata_url=request.getfixturevalue("postgres_url"))
-    engine = engine_for(settings)
-    assert engine.dialect.name == request.param
+def store(metadata_engine, catalogue):
     for person in (ANA, BEN, VIV, ADA):  # shares name people the users table knows
-        accounts.add_user(engine, person.name, person.role, None)
-    yield DashboardStore(engine, catalogue)
-    engine.dispose()
+        accounts.add_user(metadata_engine, person.name, person.role, None)
+    return DashboardStore(metadata_engine, catalogue)
 
 
 # ---- validation ------------------------------------------------------------------------------

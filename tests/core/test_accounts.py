@@ -4,10 +4,9 @@ server at 127.0.0.1 (a database of its own per test, dropped afterwards): the sa
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from core import accounts
 from core.accounts import (
@@ -19,41 +18,15 @@ from core.accounts import (
     UnknownUserError,
     UserExistsError,
 )
-from core.metadata import engine_for
 from core.roles import Principal
-from core.settings import Settings
 
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def postgres_url():
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # the server is part of the machine; say clearly if it is down
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({exc}); see STACK_NOTES")
-    name = f"pulse_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
-    yield SERVER.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'drop database "{name}" with (force)'))
-    admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        settings = Settings(data_dir=tmp_path)
-    else:
-        settings = Settings(data_dir=tmp_path, metadata_url=request.getfixturevalue("postgres_url"))
-    engine = engine_for(settings)
-    assert engine.dialect.name == request.param
-    yield engine
-    engine.dispose()
+def engine(metadata_engine):
+    """SQLite and PostgreSQL (tests/conftest.py)."""
+    return metadata_engine
 
 
 def test_a_user_signs_in_with_their_password_and_the_hash_is_argon2id(engine):

@@ -5,7 +5,6 @@ release (only the ``alerts`` table) gains the new tables and keeps its rows."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -27,25 +26,7 @@ from orchestration.alerting.store import (
 
 pytestmark = pytest.mark.integration
 
-SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def postgres_url():
-    admin = sa.create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except Exception as exc:  # the server is part of the machine; say clearly if it is down
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({exc}); see STACK_NOTES")
-    name = f"pulse_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    yield SERVER.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'drop database "{name}" with (force)'))
-    admin.dispose()
 
 
 def _occurrence(key: str, severity: str = "warning") -> Occurrence:
