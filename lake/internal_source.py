@@ -23,6 +23,10 @@ from lake.sources import WRITE_KEY_PREFIX, Source, ensure_source
 
 DASHBOARDS_SOURCE = "pulse-dashboards"
 DASHBOARDS_ANONYMOUS_ID = "pulse:dashboards"
+# The events the dashboards send (schemas in lake/schemas/events; apps/streamlit/usage.py).
+DASHBOARD_EVENTS = frozenset(
+    {"Dashboard Viewed", "Filter Changed", "Export Downloaded", "Dashboard Saved"}
+)
 WRITE_KEY_FILE = "dashboards_write_key"
 USER_KEY_FILE = "dashboard_user_key"
 USER_ID_PREFIX = "dash_"

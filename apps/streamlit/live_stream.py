@@ -36,13 +36,9 @@ import httpx
 import orjson
 
 from core.settings import Settings
-from lake.internal_source import DASHBOARDS_ANONYMOUS_ID
+from lake.internal_source import DASHBOARD_EVENTS, DASHBOARDS_ANONYMOUS_ID
 
 log = logging.getLogger(__name__)
-# The dashboards' own usage events (apps/streamlit/usage.py): left out of the live counts.
-DASHBOARD_USAGE_EVENTS = frozenset(
-    {"Dashboard Viewed", "Filter Changed", "Export Downloaded", "Dashboard Saved"}
-)
 
 MESSAGE_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 # The hub counts a message under its event name, else its type (lake.live.frames.aggregate_name).
@@ -124,7 +120,7 @@ class StreamSpec:
         """Whether the hub's per-minute count of ``name`` (event name, or type for non-track
         messages) belongs to this filter. The dashboards' own usage events are never counted:
         the page shows the app's traffic, not its viewers' clicks."""
-        if name in DASHBOARD_USAGE_EVENTS:
+        if name in DASHBOARD_EVENTS:
             return False
         is_type = name in NON_TRACK_TYPES
         if self.types and not (

@@ -238,26 +238,29 @@ if not matrix.is_empty():
     cohorts = matrix["cohort_start"].unique().sort().to_list()
 
 
-# The average curve of the cohorts in view (drawn with one cohort, and overlaid on the comparison).
-average = ql.metrics(
-    ["retained_users", "cohort_users"],
-    start=cohort_start,
-    end=period.end,
-    filters=dims,
-    group_by=[f"{DIM}period_number"],
-    page=PAGE,
-).frame
-average = (
-    average.rename({f"{DIM}period_number": "period_number"})
-    .with_columns(
-        (pl.col("retained_users") / pl.col("cohort_users")).alias("retention_rate"),
-        pl.lit(AVERAGE).alias("cohort"),
+def average_curve() -> pl.DataFrame:
+    """The average curve of the cohorts in view: drawn with one cohort, and overlaid on the
+    comparison (only the tab that shows it runs the query)."""
+    average = ql.metrics(
+        ["retained_users", "cohort_users"],
+        start=cohort_start,
+        end=period.end,
+        filters=dims,
+        group_by=[f"{DIM}period_number"],
+        page=PAGE,
+    ).frame
+    return (
+        average.rename({f"{DIM}period_number": "period_number"})
+        .with_columns(
+            (pl.col("retained_users") / pl.col("cohort_users")).alias("retention_rate"),
+            pl.lit(AVERAGE).alias("cohort"),
+        )
+        .sort("period_number")
     )
-    .sort("period_number")
-)
 
 
 def _cohort_retention() -> None:
+    average = average_curve()
     if matrix.is_empty():
         empty_state(
             "No cohort has completed a period in this range yet: widen the date range, or choose "
@@ -392,6 +395,7 @@ def _cohort_retention() -> None:
 
 
 def _compare() -> None:
+    average = average_curve()
     if len(cohorts) < 1:
         empty_state("No cohorts in this range to compare: widen the date range.")
     else:
